@@ -1,0 +1,78 @@
+"""``main.py describe``: capture a frame, describe it, print (and speak) what SpaceVoice would say."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+
+
+def add_source_arguments(parser: argparse.ArgumentParser, *, webcam: bool = True) -> None:
+    """The capture source options shared by ``describe`` and ``read``."""
+    group = parser.add_mutually_exclusive_group()
+    group.add_argument("--screen", action="store_true", help="the whole screen (the default)")
+    group.add_argument("--monitor", metavar="N", help="one monitor, numbered from 1, or 'mouse'")
+    group.add_argument("--window", action="store_true", help="the active window")
+    if webcam:
+        group.add_argument("--webcam", nargs="?", const="", metavar="DEVICE",
+                           help="a webcam frame (device number, video file or stream; default from settings)")
+    group.add_argument("--image", metavar="PATH", help="an image file")
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    """Add the ``describe`` command."""
+    parser = sub.add_parser("describe", help="describe the screen, a window, the webcam or an image")
+    add_source_arguments(parser)
+    parser.add_argument("--json", action="store_true", help="print the whole result as one JSON object")
+    parser.add_argument("--no-speech", action="store_true", help="only print, do not speak")
+    parser.add_argument("--out", metavar="FILE.wav", type=Path, help="write the speech to a WAV file instead")
+    parser.set_defaults(func=run)
+
+
+def capture_from_args(args: argparse.Namespace, settings: object) -> tuple[object, float]:
+    """Capture the frame the arguments ask for; return it and the capture time in ms."""
+    from engine import capture
+
+    started = time.perf_counter()
+    if getattr(args, "image", None):
+        frame = capture.load_image(args.image)
+    elif getattr(args, "window", False):
+        frame = capture.capture_window()
+    elif getattr(args, "webcam", None) is not None:
+        frame = capture.capture_webcam(args.webcam or settings.webcam_device)  # type: ignore[attr-defined]
+    elif getattr(args, "monitor", None):
+        monitor = args.monitor if args.monitor == "mouse" else int(args.monitor)
+        frame = capture.capture_screen(monitor)
+    else:
+        frame = capture.capture_screen()
+    return frame, (time.perf_counter() - started) * 1000
+
+
+def run(args: argparse.Namespace) -> int:
+    """Describe one frame."""
+    from engine.describe import describe_frame
+    from engine.pipeline import load_stages
+    from engine.settings import Settings
+
+    settings = Settings.load()
+    frame, capture_ms = capture_from_args(args, settings)
+    stages = load_stages(settings)
+    description = describe_frame(frame, stages, capture_ms=capture_ms)  # type: ignore[arg-type]
+    if args.json:
+        print(json.dumps(description.to_json(), ensure_ascii=False))
+    else:
+        print(description.spoken)
+    speak_if_asked(args, settings, description.spoken)
+    return 0
+
+
+def speak_if_asked(args: argparse.Namespace, settings: object, text: str) -> None:
+    """Speak ``text`` (or write it to ``--out``) unless ``--no-speech``."""
+    if args.no_speech and not args.out:
+        return
+    try:
+        from engine.speech.choice import say
+    except ModuleNotFoundError:
+        return
+    say(text, settings, out=args.out)

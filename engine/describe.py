@@ -1,0 +1,233 @@
+"""Frame in, `Description` out: caption, people, text, warnings, timings, and the sentences a person hears.
+
+Every stage is optional. A missing stage (no captioner installed, no OCR engine) is said once as a warning and
+the rest still runs. The spoken text prefers what can be read and recognised over what a caption model guesses
+(NVDA removed its captioner for inventing text on screenshots), and hedges a caption the model itself is unsure
+of rather than stating it as fact.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from typing import Any, Protocol
+
+import numpy as np
+
+from engine.frames import Frame
+
+log = logging.getLogger(__name__)
+
+# Below this mean token probability, the caption is spoken as a guess ("It might be ...").
+HEDGE_BELOW = 0.35
+# Below this, the caption is not spoken at all: "I can't tell" beats a confident wrong guess.
+DROP_BELOW = 0.12
+
+
+@dataclass(frozen=True)
+class Caption:
+    """A caption and how sure the model was: the mean probability of its chosen tokens (0..1)."""
+
+    text: str
+    confidence: float
+
+
+@dataclass(frozen=True)
+class PersonSeen:
+    """One face in the frame.
+
+    Attributes:
+        name: the enrolled person's name, or ``None`` for someone not enrolled.
+        box: (x, y, width, height) in frame pixels.
+        position: ``"left"``, ``"centre"`` or ``"right"`` of the frame.
+        distance: ``"close"``, ``"near"`` or ``"far"``, from the face's size.
+        score: cosine similarity to the matched person (to the best candidate when unknown).
+    """
+
+    name: str | None
+    box: tuple[int, int, int, int]
+    position: str
+    distance: str
+    score: float
+
+
+@dataclass(frozen=True)
+class TextLine:
+    """One line of text read from the frame, in reading order."""
+
+    text: str
+    box: tuple[int, int, int, int]
+    confidence: float
+
+
+@dataclass(frozen=True)
+class TextSummary:
+    """What the OCR stage would say, and whether text dominates the frame (then it leads)."""
+
+    spoken: str
+    dominates: bool
+
+
+@dataclass(frozen=True)
+class Description:
+    """Everything SpaceVoice learned from one frame, and what it says about it."""
+
+    source: str
+    caption: str | None
+    people: tuple[PersonSeen, ...]
+    text: tuple[TextLine, ...]
+    spoken: str
+    warnings: tuple[str, ...] = ()
+    timings_ms: dict[str, float] = field(default_factory=dict)
+    caption_confidence: float | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        """The `--json` object of ``main.py describe``."""
+        return {
+            "source": self.source,
+            "caption": self.caption,
+            "people": [{**asdict(p), "box": list(p.box)} for p in self.people],
+            "text": [{**asdict(t), "box": list(t.box)} for t in self.text],
+            "spoken": self.spoken,
+            "warnings": list(self.warnings),
+            "timings_ms": {k: round(v, 1) for k, v in self.timings_ms.items()},
+        }
+
+
+class CaptionStage(Protocol):
+    """Image -> caption."""
+
+    def caption(self, image: np.ndarray) -> Caption:
+        """Caption an RGB uint8 image."""
+        ...
+
+
+class FaceStage(Protocol):
+    """Image -> the people in it, and how to say that."""
+
+    def identify(self, image: np.ndarray) -> Sequence[PersonSeen]:
+        """Find and identify faces, ordered left to right."""
+        ...
+
+    def summarize(self, people: Sequence[PersonSeen]) -> str:
+        """One or two short sentences, left to right: "Mia is on the left, close." """
+        ...
+
+
+class TextStage(Protocol):
+    """Image -> lines of text in reading order, and how to say them."""
+
+    def read(self, image: np.ndarray) -> Sequence[TextLine]:
+        """Read the text lines in reading order."""
+        ...
+
+    def summarize(self, lines: Sequence[TextLine], frame: Frame) -> TextSummary:
+        """What to say about the text, and whether text dominates the frame."""
+        ...
+
+    def contradicts(self, caption: str, lines: Sequence[TextLine]) -> bool:
+        """True when speaking ``caption`` beside this text would mislead the listener."""
+        ...
+
+
+@dataclass
+class Stages:
+    """The recognisers a description uses; any may be ``None``, with the reason in ``missing``."""
+
+    captioner: CaptionStage | None = None
+    faces: FaceStage | None = None
+    text: TextStage | None = None
+    missing: dict[str, str] = field(default_factory=dict)
+
+
+def describe_frame(frame: Frame, stages: Stages | None = None, *, capture_ms: float = 0.0) -> Description:
+    """Describe ``frame`` with whatever ``stages`` are available.
+
+    Never raises for a stage's failure: that becomes a warning and the other stages still run.
+    """
+    stages = stages or Stages()
+    started = time.perf_counter()
+    timings: dict[str, float] = {"capture": capture_ms}
+    warnings: list[str] = list(stages.missing.values())
+    blank = frame.blank_reason()
+    if blank is not None:
+        timings["total"] = capture_ms + (time.perf_counter() - started) * 1000
+        return Description(frame.source, None, (), (), blank, (*warnings, blank), timings)
+
+    caption: Caption | None = None
+    people: Sequence[PersonSeen] = ()
+    lines: Sequence[TextLine] = ()
+    if stages.text is not None:
+        lines = _run("text", timings, warnings, lambda: stages.text.read(frame.image)) or ()
+    if stages.captioner is not None:
+        caption = _run("caption", timings, warnings, lambda: stages.captioner.caption(frame.image))
+    if stages.faces is not None:
+        people = _run("faces", timings, warnings, lambda: stages.faces.identify(frame.image)) or ()
+
+    spoken = compose_spoken(frame, stages, caption, people, lines, warnings)
+    timings["total"] = capture_ms + (time.perf_counter() - started) * 1000
+    return Description(
+        source=frame.source,
+        caption=caption.text if caption else None,
+        people=tuple(people),
+        text=tuple(lines),
+        spoken=spoken,
+        warnings=tuple(dict.fromkeys(warnings)),
+        timings_ms=timings,
+        caption_confidence=caption.confidence if caption else None,
+    )
+
+
+def _run(stage: str, timings: dict[str, float], warnings: list[str], work: Any) -> Any:
+    start = time.perf_counter()
+    try:
+        return work()
+    except Exception as error:  # a stage failing must never lose the rest of the description
+        log.warning("%s stage failed: %s", stage, error, exc_info=log.isEnabledFor(logging.DEBUG))
+        warnings.append(f"The {stage} step failed: {error}")
+        return None
+    finally:
+        timings[stage] = (time.perf_counter() - start) * 1000
+
+
+def compose_spoken(
+    frame: Frame,
+    stages: Stages,
+    caption: Caption | None,
+    people: Sequence[PersonSeen],
+    lines: Sequence[TextLine],
+    warnings: Sequence[str],
+) -> str:
+    """The sentences a person hears: text first when it dominates, then the scene, then the people."""
+    parts: list[str] = []
+    text_summary: TextSummary | None = None
+    if lines and stages.text is not None:
+        text_summary = stages.text.summarize(lines, frame)
+    if text_summary is not None and text_summary.dominates:
+        parts.append(text_summary.spoken)
+    if caption is not None and caption.text.strip():
+        contradicted = bool(lines) and stages.text is not None and stages.text.contradicts(caption.text, lines)
+        text_leads = text_summary is not None and text_summary.dominates
+        # When text leads, an unsure caption adds only noise next to what was actually read.
+        if not contradicted and not (text_leads and caption.confidence < HEDGE_BELOW):
+            parts.append(caption_sentence(caption))
+    if people and stages.faces is not None:
+        parts.append(stages.faces.summarize(people))
+    if text_summary is not None and not text_summary.dominates:
+        parts.append(text_summary.spoken)
+    if not parts:
+        parts.append("I can't tell what is in this picture." if not warnings else warnings[0])
+    return " ".join(p.strip() for p in parts if p.strip())
+
+
+def caption_sentence(caption: Caption) -> str:
+    """Turn a caption into a sentence, hedged when the model was unsure, or "I can't tell" when it guessed."""
+    text = caption.text.strip().rstrip(".")
+    if caption.confidence < DROP_BELOW:
+        return "I can't tell what the scene shows."
+    sentence = text[:1].upper() + text[1:] + "."
+    if caption.confidence < HEDGE_BELOW:
+        return "It might be " + text[:1].lower() + text[1:] + "."
+    return sentence

@@ -1,0 +1,192 @@
+"""The one place that creates onnxruntime sessions.
+
+Providers are chosen from the most capable down to the CPU (CUDA, then DirectML, then CPU), filtered by what the
+installed onnxruntime offers, and can be forced with the ``device`` setting (``auto``, ``cuda``, ``directml``,
+``cpu``) or ``SPACEVOICE_DEVICE``. If a GPU session fails to build, the CPU is used and one warning is logged.
+The providers actually in use are logged and reported by `providers_in_use`.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from engine.errors import DeviceError, ModelError
+
+if TYPE_CHECKING:
+    import onnxruntime as ort
+
+log = logging.getLogger(__name__)
+
+_PREFERENCE = {
+    "cuda": ["CUDAExecutionProvider"],
+    "directml": ["DmlExecutionProvider"],
+    "cpu": [],
+}
+_AUTO_ORDER = ["CUDAExecutionProvider", "DmlExecutionProvider"]
+
+
+@dataclass(frozen=True)
+class SessionReport:
+    """What a session runs on: the model file, the providers asked for, the providers in use."""
+
+    model: str
+    requested: tuple[str, ...]
+    in_use: tuple[str, ...]
+    fell_back: bool
+
+
+_lock = threading.Lock()
+_sessions: dict[tuple[str, str, int, bytes], Any] = {}
+_reports: dict[str, SessionReport] = {}
+_warned_fallback = False
+
+
+def requested_device(device: str | None = None) -> str:
+    """The device asked for: the argument, else ``SPACEVOICE_DEVICE``, else ``auto``."""
+    value = (device or os.environ.get("SPACEVOICE_DEVICE") or "auto").strip().lower()
+    if value not in ("auto", *_PREFERENCE):
+        raise DeviceError(
+            f"Unknown compute device '{value}'.", "Choose auto, cuda, directml or cpu in Settings."
+        )
+    return value
+
+
+def provider_order(device: str | None = None) -> list[str]:
+    """Providers to try, most capable first, filtered by what this onnxruntime build offers."""
+    import onnxruntime as ort
+
+    available = set(ort.get_available_providers())
+    wanted = requested_device(device)
+    preferred = _AUTO_ORDER if wanted == "auto" else _PREFERENCE[wanted]
+    order = [p for p in preferred if p in available]
+    if wanted not in ("auto", "cpu") and not order:
+        log.warning("%s was asked for but this onnxruntime build offers only %s", wanted, sorted(available))
+    return [*order, "CPUExecutionProvider"]
+
+
+def session_options(threads: int = 0, *, sequential: bool = True) -> ort.SessionOptions:
+    """Options shared by every session: full graph optimisation, quiet logs, bounded threads."""
+    import onnxruntime as ort
+
+    options = ort.SessionOptions()
+    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    options.log_severity_level = 3
+    if threads > 0:
+        options.intra_op_num_threads = threads
+    options.inter_op_num_threads = 1
+    if sequential:
+        options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+    return options
+
+
+def create_session(
+    model: Path | str | bytes,
+    *,
+    device: str | None = None,
+    threads: int = 0,
+    name: str | None = None,
+    cache: bool = True,
+) -> ort.InferenceSession:
+    """Create (or reuse) an onnxruntime session for ``model`` (a path or serialized bytes).
+
+    A GPU provider that fails to build falls back to the CPU with one warning. Raises `ModelError` when the model
+    file is missing or not a valid ONNX model.
+    """
+    import onnxruntime as ort
+
+    global _warned_fallback
+    label = name or (Path(model).name if not isinstance(model, bytes) else "in-memory model")
+    if not isinstance(model, bytes):
+        path = Path(model)
+        if not path.is_file():
+            raise ModelError(f"The model file {path.name} is missing.", "Run: main.py models verify")
+        model = str(path)
+    providers = provider_order(device)
+    key = (
+        model if isinstance(model, str) else "",
+        ",".join(providers),
+        threads,
+        model if isinstance(model, bytes) and len(model) < 4096 else _digest(model),
+    )
+    with _lock:
+        if cache and key in _sessions:
+            return _sessions[key]
+    options = session_options(threads)
+    fell_back = False
+    try:
+        session = ort.InferenceSession(model, sess_options=options, providers=providers)
+    except Exception as error:
+        if providers == ["CPUExecutionProvider"]:
+            raise ModelError(
+                f"The model {label} could not be loaded: it is damaged or not an ONNX model.",
+                "Run: main.py models verify",
+            ) from error
+        if not _warned_fallback:
+            log.warning("GPU session for %s failed (%s); using the CPU", label, error)
+            _warned_fallback = True
+        fell_back = True
+        try:
+            session = ort.InferenceSession(model, sess_options=options, providers=["CPUExecutionProvider"])
+        except Exception as cpu_error:
+            raise ModelError(
+                f"The model {label} could not be loaded: it is damaged or not an ONNX model.",
+                "Run: main.py models verify",
+            ) from cpu_error
+    in_use = tuple(session.get_providers())
+    if providers[0] != "CPUExecutionProvider" and in_use[0] == "CPUExecutionProvider":
+        fell_back = True
+    report = SessionReport(label, tuple(providers), in_use, fell_back)
+    log.info("onnxruntime session %s on %s", label, ", ".join(in_use))
+    with _lock:
+        _reports[label] = report
+        if cache:
+            _sessions[key] = session
+    return session
+
+
+def _digest(model: str | bytes) -> bytes:
+    if isinstance(model, str):
+        return b""
+    import hashlib
+
+    return hashlib.sha1(model).digest()
+
+
+def providers_in_use() -> dict[str, SessionReport]:
+    """The report of every session created so far, by model name."""
+    with _lock:
+        return dict(_reports)
+
+
+def release_sessions() -> None:
+    """Drop every cached session (frees model memory; the next use reloads)."""
+    with _lock:
+        _sessions.clear()
+
+
+def check_gpu_usable() -> str:
+    """A one-line summary of the compute device that `auto` would use."""
+    order = provider_order("auto")
+    if order[0] == "CUDAExecutionProvider":
+        return "NVIDIA GPU (CUDA)"
+    if order[0] == "DmlExecutionProvider":
+        return "GPU (DirectML)"
+    return "CPU"
+
+
+__all__ = [
+    "DeviceError",
+    "SessionReport",
+    "check_gpu_usable",
+    "create_session",
+    "provider_order",
+    "providers_in_use",
+    "release_sessions",
+    "requested_device",
+    "session_options",
+]

@@ -1,0 +1,152 @@
+"""One declarative table of settings drives storage, the settings dialog and the command line.
+
+Each `Setting` has a name, a type, a default and a help text a person can read. `Settings` loads the user's
+file (unknown or invalid values fall back to defaults with a warning, the file is never lost) and saves it
+atomically.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from engine import paths
+from engine.atomicfile import write_atomic
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Setting:
+    """One user setting: its name, type, default, help text and, for choices, the allowed values."""
+
+    name: str
+    type: type
+    default: Any
+    help: str
+    choices: tuple[str, ...] = ()
+    group: str = "General"
+
+
+SETTINGS: tuple[Setting, ...] = (
+    # Hotkeys: defaults chosen not to clash with NVDA, JAWS, Narrator or Orca.
+    Setting("hotkey_describe_screen", str, "<ctrl>+<alt>+<shift>+d", "Describe the whole screen.", group="Hotkeys"),
+    Setting("hotkey_describe_window", str, "<ctrl>+<alt>+<shift>+w", "Describe the active window.", group="Hotkeys"),
+    Setting("hotkey_describe_webcam", str, "<ctrl>+<alt>+<shift>+c", "Describe what the webcam sees.", group="Hotkeys"),
+    Setting("hotkey_read_text", str, "<ctrl>+<alt>+<shift>+t", "Read the text on the screen.", group="Hotkeys"),
+    Setting("hotkey_repeat", str, "<ctrl>+<alt>+<shift>+r", "Repeat the last description.", group="Hotkeys"),
+    Setting("hotkey_stop", str, "<ctrl>+<alt>+<shift>+s", "Stop speaking at once.", group="Hotkeys"),
+    Setting("speech_engine", str, "auto", "Which voice speaks: auto picks Orpheus only when this computer can "
+            "run it in real time, else the system voice.", choices=("auto", "orpheus", "system"), group="Speech"),
+    Setting("voice", str, "tara", "Orpheus voice.", choices=("tara", "leah", "jess", "leo", "dan", "mia", "zac", "zoe"),
+            group="Speech"),
+    Setting("system_voice", str, "", "System voice name or id (empty: the system default).", group="Speech"),
+    Setting("rate", int, 180, "Speaking rate of the system voice, in words per minute.", group="Speech"),
+    Setting("device", str, "auto", "Where models run: auto uses an NVIDIA or DirectML GPU when present.",
+            choices=("auto", "cuda", "directml", "cpu"), group="Models"),
+    Setting("models_dir", str, "", "Folder of the model store (empty: inside the SpaceVoice data folder).",
+            group="Models"),
+    Setting("captioner", str, "vit-gpt2-image-captioning", "Scene model used to caption pictures.", group="Models"),
+    Setting("webcam_device", str, "0", "Webcam: a device number, or a video file or stream address.",
+            group="Capture"),
+    Setting("include_scene", bool, True, "Descriptions include a caption of the scene.", group="Description"),
+    Setting("include_people", bool, True, "Descriptions name the people you enrolled.", group="Description"),
+    Setting("include_text", bool, True, "Descriptions read the text they see.", group="Description"),
+    Setting("ocr_engine", str, "auto", "How text is read: tesseract, or the ONNX reader that can use the GPU.",
+            choices=("auto", "tesseract", "onnx"), group="Description"),
+    Setting("keep_thumbnails", bool, False, "Keep a small photo of each enrolled person.", group="People"),
+    Setting("start_at_login", bool, False, "Start SpaceVoice when you log in.", group="General"),
+)
+
+BY_NAME: dict[str, Setting] = {s.name: s for s in SETTINGS}
+
+
+def settings_file() -> Path:
+    """The user's settings file."""
+    return paths.config_dir() / "settings.json"
+
+
+def coerce(setting: Setting, value: Any) -> Any:
+    """Convert ``value`` (possibly a string from the command line) to the setting's type, or raise ValueError."""
+    if setting.type is bool:
+        if isinstance(value, bool):
+            return value
+        text = str(value).strip().lower()
+        if text in ("1", "true", "yes", "on"):
+            return True
+        if text in ("0", "false", "no", "off"):
+            return False
+        raise ValueError(f"{setting.name} must be yes or no")
+    result = setting.type(value)
+    if setting.choices and result not in setting.choices:
+        raise ValueError(f"{setting.name} must be one of {', '.join(setting.choices)}")
+    return result
+
+
+class Settings:
+    """The user's settings, with defaults for anything unset. Attribute access reads a value."""
+
+    def __init__(self, values: Mapping[str, Any] | None = None, path: Path | None = None) -> None:
+        self.path = path
+        self._values: dict[str, Any] = {s.name: s.default for s in SETTINGS}
+        for name, value in (values or {}).items():
+            self.set(name, value, strict=False)
+
+    @classmethod
+    def load(cls, path: Path | None = None) -> Settings:
+        """Load from ``path`` (default: the user's file). A damaged file is set aside, not overwritten."""
+        path = path or settings_file()
+        values: dict[str, Any] = {}
+        if path.exists():
+            try:
+                loaded = json.loads(path.read_text(encoding="utf-8"))
+                if not isinstance(loaded, dict):
+                    raise ValueError("not a JSON object")
+                values = loaded
+            except (OSError, ValueError) as error:
+                aside = path.with_name(path.name + ".damaged")
+                log.warning("settings file %s is damaged (%s); moved to %s, using defaults", path, error, aside)
+                with contextlib.suppress(OSError):
+                    path.replace(aside)
+        return cls(values, path)
+
+    def set(self, name: str, value: Any, *, strict: bool = True) -> None:
+        """Set one value, converting its type. Unknown names and bad values raise when ``strict``."""
+        setting = BY_NAME.get(name)
+        if setting is None:
+            if strict:
+                raise KeyError(name)
+            log.warning("ignoring unknown setting %s", name)
+            return
+        try:
+            self._values[name] = coerce(setting, value)
+        except (TypeError, ValueError):
+            if strict:
+                raise
+            log.warning("ignoring invalid value for setting %s", name)
+
+    def get(self, name: str) -> Any:
+        """Return one value."""
+        return self._values[name]
+
+    def __getattr__(self, name: str) -> Any:
+        try:
+            return self.__dict__["_values"][name]
+        except KeyError:
+            raise AttributeError(name) from None
+
+    def as_dict(self) -> dict[str, Any]:
+        """All values, defaults included."""
+        return dict(self._values)
+
+    def save(self, path: Path | None = None) -> None:
+        """Write the settings atomically; only values that differ from the default are stored."""
+        target = path or self.path or settings_file()
+        changed = {s.name: self._values[s.name] for s in SETTINGS if self._values[s.name] != s.default}
+        write_atomic(target, json.dumps(changed, indent=2, sort_keys=True).encode("utf-8"))
+        self.path = target

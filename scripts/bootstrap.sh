@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# Installs everything SpaceVoice needs on Debian/Ubuntu: system packages, then a virtual environment in .venv
+# with the runtime, export and development extras. Safe to run again: it skips what is already in place.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+SYSTEM_PACKAGES=(
+  xvfb xauth trayer xdotool x11-utils imagemagick          # virtual display, tray host, key presses, screenshots
+  espeak-ng libespeak-ng1 alsa-utils sox libportaudio2     # system voice, sound output, audio checks
+  tesseract-ocr tesseract-ocr-eng                          # reading text on screen
+  libxcb-icccm4 libxcb-keysyms1 libxcb-cursor0 libxkbcommon-x11-0 libxcb-xinerama0 libxcb-randr0
+  libxcb-render-util0 libxcb-image0 libxcb-shape0 libegl1 libgl1 libfontconfig1 libdbus-1-3  # Qt's xcb plugin
+  nsis binutils fakeroot dpkg-dev                          # installers
+  xterm                                                    # a real program to screenshot in tests
+)
+
+missing=()
+for pkg in "${SYSTEM_PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "ok installed" || missing+=("$pkg")
+done
+if ((${#missing[@]})); then
+  SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+  echo "Installing system packages: ${missing[*]}"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+PYTHON="${PYTHON:-python3}"
+stamp=.venv/.spacevoice-installed
+want=$(sha256sum pyproject.toml | cut -d' ' -f1)
+if [ ! -x .venv/bin/python ] || [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
+  [ -x .venv/bin/python ] || "$PYTHON" -m venv .venv
+  .venv/bin/python -m pip install -q --upgrade pip
+  # torch is pinned in the export extra; pip takes the CPU wheel when one is offered locally.
+  .venv/bin/python -m pip install -q -e '.[export,dev]'
+  echo "$want" > "$stamp"
+fi
