@@ -15,7 +15,8 @@ import sys
 from collections.abc import Sequence
 
 # Each entry is a module in cli/ with ``register(subparsers)``; a command sets ``func`` on its parser.
-COMMAND_MODULES = ("describe_cmd", "read_cmd", "speech_cmd", "people_cmd", "models_cmd", "settings_cmd", "tray_cmd")
+COMMAND_MODULES = ("describe_cmd", "read_cmd", "speech_cmd", "people_cmd", "models_cmd", "settings_cmd", "tray_cmd",
+                   "selftest_cmd")
 
 log = logging.getLogger("spacevoice")
 
@@ -51,11 +52,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     from engine.errors import SpaceVoiceError
 
     parser = build_parser()
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv and argv[0] == "--self-test":  # the frozen app's documented flag
+        argv[0] = "self-test"
     args = parser.parse_args(argv)
     setup_logging(args.verbose)
     if args.command is None:
         if _has_tray():
-            args = parser.parse_args([*(sys.argv[1:] if argv is None else argv), "tray"])
+            args = parser.parse_args([*argv, "tray"])
         else:
             parser.print_usage()
             return 0
