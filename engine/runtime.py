@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import os
 import threading
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -118,18 +119,19 @@ def create_session(
             return _sessions[key]
     options = session_options(threads)
     fell_back = False
+    reason = ""
     try:
-        session = ort.InferenceSession(model, sess_options=options, providers=providers)
+        with warnings.catch_warnings():
+            # onnxruntime warns on its own when a provider is missing; we report that once, below.
+            warnings.simplefilter("ignore", UserWarning)
+            session = ort.InferenceSession(model, sess_options=options, providers=providers)
     except Exception as error:
         if providers == ["CPUExecutionProvider"]:
             raise ModelError(
                 f"The model {label} could not be loaded: it is damaged or not an ONNX model.",
                 "Run: main.py models verify",
             ) from error
-        if not _warned_fallback:
-            log.warning("GPU session for %s failed (%s); using the CPU", label, error)
-            _warned_fallback = True
-        fell_back = True
+        fell_back, reason = True, str(error)
         try:
             session = ort.InferenceSession(model, sess_options=options, providers=["CPUExecutionProvider"])
         except Exception as cpu_error:
@@ -139,7 +141,10 @@ def create_session(
             ) from cpu_error
     in_use = tuple(session.get_providers())
     if providers[0] != "CPUExecutionProvider" and in_use[0] == "CPUExecutionProvider":
-        fell_back = True
+        fell_back, reason = True, reason or f"{providers[0]} could not start"
+    if fell_back and not _warned_fallback:
+        log.warning("The GPU could not be used for %s (%s); running on the CPU instead.", label, reason)
+        _warned_fallback = True
     report = SessionReport(label, tuple(providers), in_use, fell_back)
     log.info("onnxruntime session %s on %s", label, ", ".join(in_use))
     with _lock:

@@ -5,7 +5,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 SYSTEM_PACKAGES=(
-  xvfb xauth trayer xdotool x11-utils imagemagick          # virtual display, tray host, key presses, screenshots
+  xvfb xauth trayer xdotool x11-utils x11-xserver-utils imagemagick          # virtual display, tray host, key presses, screenshots
   espeak-ng libespeak-ng1 alsa-utils sox libportaudio2     # system voice, sound output, audio checks
   tesseract-ocr tesseract-ocr-eng                          # reading text on screen
   libxcb-icccm4 libxcb-keysyms1 libxcb-cursor0 libxkbcommon-x11-0 libxcb-xinerama0 libxcb-randr0
