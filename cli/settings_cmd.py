@@ -1,0 +1,48 @@
+"""``main.py settings``: list, read and change settings from the same table the settings dialog uses."""
+
+from __future__ import annotations
+
+import argparse
+
+from engine.errors import InputError
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    """Add the ``settings`` command."""
+    parser = sub.add_parser("settings", help="list or change settings")
+    actions = parser.add_subparsers(dest="settings_action", metavar="ACTION")
+    actions.add_parser("list", help="every setting, its value and what it does")
+    get = actions.add_parser("get", help="print one setting")
+    get.add_argument("name")
+    put = actions.add_parser("set", help="change one setting")
+    put.add_argument("name")
+    put.add_argument("value")
+    reset = actions.add_parser("reset", help="put one setting back to its default")
+    reset.add_argument("name")
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Carry out one settings action."""
+    from engine.settings import BY_NAME, SETTINGS, Settings
+
+    settings = Settings.load()
+    action = args.settings_action or "list"
+    if action == "list":
+        for setting in SETTINGS:
+            choices = f" ({' | '.join(setting.choices)})" if setting.choices else ""
+            print(f"{setting.name} = {settings.get(setting.name)!r}{choices}\n    {setting.help}")
+        return 0
+    if args.name not in BY_NAME:
+        raise InputError(f"There is no setting called {args.name}.", "Run: main.py settings list")
+    if action == "get":
+        print(settings.get(args.name))
+        return 0
+    value = BY_NAME[args.name].default if action == "reset" else args.value
+    try:
+        settings.set(args.name, value)
+    except ValueError as error:
+        raise InputError(f"That value does not fit: {error}.") from error
+    settings.save()
+    print(f"{args.name} = {settings.get(args.name)!r}")
+    return 0
