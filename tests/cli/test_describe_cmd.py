@@ -1,0 +1,38 @@
+"""``main.py describe`` end to end, as a user runs it: real files, a video file standing in for a webcam."""
+
+from __future__ import annotations
+
+import json
+
+import cv2
+import numpy as np
+
+from tests.conftest import ROOT
+
+
+def test_describe_sample_image_prints_json_with_every_field(main_cli):
+    result = main_cli("describe", "--image", str(ROOT / "resources/samples/astronaut.png"), "--json", "--no-speech")
+    assert result.returncode == 0, result.stderr
+    payload = json.loads(result.stdout)
+    assert set(payload) == {"source", "caption", "people", "text", "spoken", "warnings", "timings_ms"}
+    assert payload["source"] == "image" and payload["spoken"]
+    assert {"capture", "total"} <= set(payload["timings_ms"])
+
+
+def test_describe_webcam_reads_a_video_stream_and_reports_a_covered_lens(main_cli, tmp_path):
+    path = tmp_path / "covered.avi"
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), 10, (160, 120))
+    for _ in range(3):
+        writer.write(np.zeros((120, 160, 3), np.uint8))
+    writer.release()
+    result = main_cli("describe", "--webcam", str(path), "--json", "--no-speech")
+    assert result.returncode == 0, result.stderr
+    payload = json.loads(result.stdout)
+    assert payload["source"] == "webcam"
+    assert payload["caption"] is None and "completely black" in payload["spoken"]
+
+
+def test_describe_missing_camera_is_one_plain_line(main_cli):
+    result = main_cli("describe", "--webcam", "7", "--no-speech")
+    assert result.returncode == 3
+    assert result.stderr.strip().count("\n") == 0 and "No camera was found" in result.stderr
