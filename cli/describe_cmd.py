@@ -51,13 +51,14 @@ def capture_from_args(args: argparse.Namespace, settings: object) -> tuple[objec
 
 def run(args: argparse.Namespace) -> int:
     """Describe one frame."""
-    from engine.describe import describe_frame
+    from engine.describe import Stages, describe_frame
     from engine.pipeline import load_stages
     from engine.settings import Settings
 
     settings = Settings.load()
     frame, capture_ms = capture_from_args(args, settings)
-    stages = load_stages(settings)
+    # A black or blank frame is said as such at once: no model needs loading for that.
+    stages = Stages() if frame.blank_reason() else load_stages(settings)  # type: ignore[attr-defined]
     description = describe_frame(frame, stages, capture_ms=capture_ms)  # type: ignore[arg-type]
     if args.json:
         print(json.dumps(description.to_json(), ensure_ascii=False))

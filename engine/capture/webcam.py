@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -24,10 +26,18 @@ def _source(device: int | str) -> int | str:
     return int(text) if text.isdigit() else text
 
 
-def open_camera(device: int | str = 0) -> object:
-    """Open a camera or video source, raising `DeviceError` in plain words when it is not there."""
+def _quiet_cv2() -> object:
     import cv2
 
+    # OpenCV writes its own warnings to stderr for a missing camera; the user gets our one plain line instead.
+    with contextlib.suppress(AttributeError):
+        cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_ERROR)
+    return cv2
+
+
+def open_camera(device: int | str = 0) -> object:
+    """Open a camera or video source, raising `DeviceError` in plain words when it is not there."""
+    cv2: Any = _quiet_cv2()
     source = _source(device)
     if isinstance(source, str) and "://" not in source and not Path(source).exists():
         raise DeviceError(f"There is no video file at {source}.", "Check the webcam setting.")
