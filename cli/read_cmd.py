@@ -1,0 +1,65 @@
+"""``main.py read``: read the text on the screen, in a window or in an image, in reading order, aloud."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from cli.describe_cmd import add_source_arguments, capture_from_args
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    """Add the ``read`` command."""
+    parser = sub.add_parser("read", help="read the text on the screen, in the active window or in an image")
+    add_source_arguments(parser, webcam=False)
+    parser.add_argument("--json", action="store_true", help="print the lines with boxes and confidence as JSON")
+    parser.add_argument("--no-speech", action="store_true", help="only print, do not speak")
+    parser.add_argument("--out", metavar="FILE.wav", type=Path, help="write the speech to a WAV file instead")
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Read all the text of one frame; print it, then speak it sentence by sentence."""
+    from engine.errors import InputError
+    from engine.settings import Settings
+    from engine.text import load_text_stage, read_text
+
+    settings = Settings.load()
+    frame, _ = capture_from_args(args, settings)
+    blank = frame.blank_reason()  # type: ignore[attr-defined]
+    if blank is not None:
+        raise InputError(blank, "There is no text to read.")
+    result = read_text(frame, load_text_stage(settings))  # type: ignore[arg-type]
+    if args.json:
+        print(json.dumps({
+            "source": frame.source,  # type: ignore[attr-defined]
+            "lines": [{"text": line.text, "box": list(line.box), "confidence": line.confidence}
+                      for line in result.lines],
+            "notes": list(result.notes),
+        }, ensure_ascii=False))
+    else:
+        print(result.spoken, flush=True)
+    speak(args, settings, result.spoken)
+    return 0
+
+
+def speak(args: argparse.Namespace, settings: object, text: str) -> None:
+    """Speak ``text`` sentence by sentence (so Ctrl+C or Stop ends it between sentences), or write ``--out``."""
+    if args.no_speech and not args.out:
+        return
+    try:
+        from engine.speech.choice import say
+    except ModuleNotFoundError:
+        return
+    if args.out:
+        # One file holds the whole reading; the voice splits it into sentences itself.
+        say(text, settings, out=args.out)
+        return
+    try:
+        from engine.speech.sentences import split_sentences
+    except ModuleNotFoundError:
+        say(text, settings)
+        return
+    for sentence in split_sentences(text):
+        say(sentence, settings)

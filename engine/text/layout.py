@@ -1,0 +1,131 @@
+"""Reading order: words grouped into line pieces, pieces into columns, columns read left to right, each top to bottom.
+
+OCR engines see rows of ink. A page with two columns, a dialog with buttons side by side or a terminal running
+``ls`` puts unrelated pieces on the same row; reading them straight across mixes the columns. So:
+
+1. `split_wide_gaps` cuts each engine line where the space between two words is far wider than a space
+   (more than `GAP_FACTOR` times the line's height): a column gutter, not a word gap.
+2. `reading_order` orders the pieces with a recursive cut: if a vertical strip of empty space runs through
+   every piece of a region, the region is columns, read left to right. Otherwise the region is cut into rows
+   at horizontal gaps, and consecutive rows are grouped while together they still have a shared gutter (so a
+   two-column section under a full-width heading stays two columns, even where one column has a blank row),
+   and each group is ordered the same way.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from engine.describe import TextLine
+
+# A gap between two words wider than this many line heights separates two columns, not two words.
+GAP_FACTOR = 2.0
+# The narrowest empty vertical strip, in median line heights, that counts as a gutter between columns.
+GUTTER_FACTOR = 1.0
+
+
+@dataclass(frozen=True)
+class Word:
+    """One recognised word: its text, box (x, y, width, height) and confidence (0..1)."""
+
+    text: str
+    box: tuple[int, int, int, int]
+    confidence: float
+
+
+def join_words(words: Sequence[Word]) -> TextLine:
+    """One line from words on one row: their texts joined by spaces, the union box, the mean confidence."""
+    left = min(w.box[0] for w in words)
+    top = min(w.box[1] for w in words)
+    right = max(w.box[0] + w.box[2] for w in words)
+    bottom = max(w.box[1] + w.box[3] for w in words)
+    confidence = sum(w.confidence for w in words) / len(words)
+    return TextLine(" ".join(w.text for w in words), (left, top, right - left, bottom - top), round(confidence, 3))
+
+
+def split_wide_gaps(words: Sequence[Word], factor: float = GAP_FACTOR) -> list[TextLine]:
+    """Turn the words of one engine line (left to right) into one or more line pieces, cut at wide gaps."""
+    ordered = sorted(words, key=lambda w: w.box[0])
+    if not ordered:
+        return []
+    height = max(w.box[3] for w in ordered)
+    pieces: list[list[Word]] = [[ordered[0]]]
+    for previous, word in itertools.pairwise(ordered):
+        gap = word.box[0] - (previous.box[0] + previous.box[2])
+        if gap > factor * height:
+            pieces.append([word])
+        else:
+            pieces[-1].append(word)
+    return [join_words(piece) for piece in pieces]
+
+
+def reading_order(lines: Sequence[TextLine]) -> list[TextLine]:
+    """Return ``lines`` in reading order: columns left to right, each top to bottom."""
+    if len(lines) < 2:
+        return list(lines)
+    heights = sorted(line.box[3] for line in lines)
+    gutter = max(4.0, GUTTER_FACTOR * heights[len(heights) // 2])
+    return _order(list(lines), gutter)
+
+
+def _order(lines: list[TextLine], gutter: float) -> list[TextLine]:
+    columns = _split_columns(lines, gutter)
+    if len(columns) > 1:
+        return [line for column in columns for line in _order(column, gutter)]
+    rows = _split_rows(lines)
+    if len(rows) == 1:
+        # One row with no gutter: overlapping pieces, read left to right.
+        return sorted(rows[0], key=lambda line: (line.box[0], line.box[1]))
+    ordered: list[TextLine] = []
+    group: list[TextLine] = []
+    for row in rows:
+        if group and not _split_columns_possible(group + row, gutter):
+            ordered.extend(_finish(group, gutter))
+            group = []
+        group = group + row
+    ordered.extend(_finish(group, gutter))
+    return ordered
+
+
+def _finish(group: list[TextLine], gutter: float) -> list[TextLine]:
+    if len(_split_columns(group, gutter)) > 1:
+        return _order(group, gutter)
+    # No gutter: rows top to bottom, each row left to right.
+    return [line for row in _split_rows(group) for line in sorted(row, key=lambda line: line.box[0])]
+
+
+def _split_columns_possible(lines: list[TextLine], gutter: float) -> bool:
+    return len(_split_columns(lines, gutter)) > 1
+
+
+def _split_columns(lines: list[TextLine], gutter: float) -> list[list[TextLine]]:
+    """Split at every empty vertical strip at least ``gutter`` wide that no piece crosses."""
+    ordered = sorted(lines, key=lambda line: line.box[0])
+    columns: list[list[TextLine]] = [[ordered[0]]]
+    reach = ordered[0].box[0] + ordered[0].box[2]
+    for line in ordered[1:]:
+        if line.box[0] - reach >= gutter:
+            columns.append([line])
+        else:
+            columns[-1].append(line)
+        reach = max(reach, line.box[0] + line.box[2])
+    return columns
+
+
+def _split_rows(lines: list[TextLine]) -> list[list[TextLine]]:
+    """Split at every horizontal gap: rows of pieces whose vertical extents overlap (by more than a third)."""
+    ordered = sorted(lines, key=lambda line: line.box[1])
+    rows: list[list[TextLine]] = [[ordered[0]]]
+    bottom = ordered[0].box[1] + ordered[0].box[3]
+    for line in ordered[1:]:
+        # A small overlap (descenders of one row touching the next row's ascenders) does not merge rows.
+        overlap = bottom - line.box[1]
+        if overlap <= line.box[3] / 3:
+            rows.append([line])
+            bottom = line.box[1] + line.box[3]
+        else:
+            rows[-1].append(line)
+            bottom = max(bottom, line.box[1] + line.box[3])
+    return rows

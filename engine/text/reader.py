@@ -1,0 +1,144 @@
+"""`TextReader`: the text stage. Picture in, lines in reading order out, and what to say about them.
+
+Before a backend sees the picture it is made grey, turned dark-on-light when the screen is mostly dark (a dark
+theme; engines are trained on print), and shrunk when it is huge. Afterwards, words the engine itself doubts and
+that are not made of letters or digits (icons, borders, the edge of a photo read as "|" or "@") are dropped.
+When a great deal of ink yields almost nothing readable, Tesseract's script detection says whether the text is in
+a writing system no installed language pack reads, and which pack to install.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Sequence
+
+import numpy as np
+
+from engine.describe import TextLine, TextSummary
+from engine.errors import InputError
+from engine.frames import Frame, blank_reason
+from engine.text.backend import OcrBackend
+from engine.text.layout import Word, reading_order, split_wide_gaps
+from engine.text.summary import caption_contradicts_text, summarize_lines
+
+log = logging.getLogger(__name__)
+
+# Pictures above this many pixels are shrunk first: 8K screenshots and scanner pages stay readable at this size
+# and Tesseract's time and memory grow with the area.
+MAX_PIXELS = 12_000_000
+# The longest side any engine is given (Leptonica and onnxruntime both misbehave far beyond this).
+MAX_SIDE = 8000
+# A word the engine is less sure of than this, made of no letter or digit, is noise.
+NOISE_CONFIDENCE = 0.6
+# A line whose words average below this is dropped as a misread (a photo, a pattern, a foreign script).
+LINE_CONFIDENCE = 0.35
+_ALNUM = re.compile(r"\w", re.UNICODE)
+
+
+def prepare(image: np.ndarray) -> tuple[np.ndarray, float]:
+    """Grey, dark-on-light, at most `MAX_PIXELS`: the picture a backend reads, and the scale applied to it."""
+    import cv2
+
+    if image.ndim == 3:
+        gray = cv2.cvtColor(np.ascontiguousarray(image), cv2.COLOR_RGB2GRAY)
+    else:
+        gray = np.ascontiguousarray(image)
+    scale = min(1.0, (MAX_PIXELS / float(gray.shape[0] * gray.shape[1])) ** 0.5, MAX_SIDE / max(gray.shape))
+    if scale < 1.0:
+        size = (max(1, round(gray.shape[1] * scale)), max(1, round(gray.shape[0] * scale)))
+        gray = cv2.resize(gray, size, interpolation=cv2.INTER_AREA)
+    # The median pixel is the background of most screens: dark means a dark theme, so invert it.
+    if float(np.median(gray[:: max(1, gray.shape[0] // 256), :: max(1, gray.shape[1] // 256)])) < 110:
+        gray = 255 - gray
+    return gray, scale
+
+
+def clean_words(words: Sequence[Word]) -> list[Word]:
+    """Drop the words that are noise rather than text."""
+    return [w for w in words if w.text.strip() and (w.confidence >= NOISE_CONFIDENCE or _ALNUM.search(w.text))]
+
+
+class TextReader:
+    """The text stage behind `engine.describe.TextStage`, reading with one `OcrBackend`."""
+
+    def __init__(self, backend: OcrBackend) -> None:
+        self.backend = backend
+        # Said after the text (by `summarize` and `engine.text.read_text`): text that could not be read and why.
+        self.notes: list[str] = []
+
+    @property
+    def name(self) -> str:
+        """The backend's name (``tesseract``, ``onnx``)."""
+        return self.backend.name
+
+    def read(self, image: np.ndarray) -> list[TextLine]:
+        """The lines of text in ``image`` (RGB uint8), in reading order, boxes in the picture's own pixels.
+
+        Raises `InputError` for a blank picture, and for one whose only text is in a script no installed language
+        pack reads (saying which pack to install).
+        """
+        self.notes = []
+        if image.size == 0 or min(image.shape[:2]) < 4:
+            raise InputError("The picture is too small to hold any text.", "Capture a larger area.")
+        blank = blank_reason(image if image.ndim == 3 else image[:, :, None])
+        if blank is not None:
+            raise InputError(blank, "There is no text to read.")
+        gray, scale = prepare(image)
+        engine_lines = self.backend.recognise(gray)
+        lines: list[TextLine] = []
+        dropped = 0
+        for engine_line in engine_lines:
+            words = clean_words(engine_line)
+            for piece in split_wide_gaps(words):
+                if piece.confidence < LINE_CONFIDENCE:
+                    dropped += 1
+                    continue
+                lines.append(_rescale(piece, scale))
+        log.debug("read %d lines (%d dropped as misreads)", len(lines), dropped)
+        self._check_script(gray, lines, dropped, sum(len(line) for line in engine_lines))
+        return reading_order(lines)
+
+    def _check_script(self, gray: np.ndarray, lines: list[TextLine], dropped: int, words: int) -> None:
+        """When much was seen but little read, ask whether the text is in a script we have no pack for."""
+        if words < 3 or (dropped <= len(lines) and _mean_confidence(lines) >= 0.7):
+            return
+        detect = getattr(self.backend, "detect_script", None)
+        if detect is None:
+            return
+        found = detect(gray)
+        if found is None:
+            return
+        script, confidence = found
+        from engine.text.tesseract import installed_languages, missing_pack_message
+
+        command = getattr(self.backend, "command", "")
+        message = missing_pack_message(script, installed_languages(command) if command else ())
+        if message is None or confidence < 1.0:
+            return
+        what, hint = message
+        if not lines:
+            raise InputError(what, hint)
+        self.notes.append(f"Some text looks like {script} script and was not read. {hint}")
+
+    def summarize(self, lines: Sequence[TextLine], frame: Frame) -> TextSummary:
+        """What to say about the text, and whether it dominates the frame (then it is said first)."""
+        summary = summarize_lines(lines, frame)
+        if self.notes:
+            return TextSummary(f"{summary.spoken} {' '.join(self.notes)}".strip(), summary.dominates)
+        return summary
+
+    def contradicts(self, caption: str, lines: Sequence[TextLine]) -> bool:
+        """True when the caption would mislead next to the text (see `engine.text.summary`)."""
+        return caption_contradicts_text(caption, lines)
+
+
+def _rescale(line: TextLine, scale: float) -> TextLine:
+    if scale == 1.0:
+        return line
+    x, y, w, h = (round(v / scale) for v in line.box)
+    return TextLine(line.text, (x, y, w, h), line.confidence)
+
+
+def _mean_confidence(lines: Sequence[TextLine]) -> float:
+    return sum(line.confidence for line in lines) / len(lines) if lines else 0.0
