@@ -59,6 +59,8 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("include_text", bool, True, "Descriptions read the text they see.", group="Description"),
     Setting("ocr_engine", str, "auto", "How text is read: tesseract, or the ONNX reader that can use the GPU.",
             choices=("auto", "tesseract", "onnx"), group="Description"),
+    Setting("ocr_languages", str, "eng", "Tesseract language packs to read, joined by +: eng, eng+rus, eng+deu.",
+            group="Description"),
     Setting("keep_thumbnails", bool, False, "Keep a small photo of each enrolled person.", group="People"),
     Setting("start_at_login", bool, False, "Start SpaceVoice when you log in.", group="General"),
 )
