@@ -1,0 +1,421 @@
+"""Verified, resumable model downloads into the store.
+
+Each file goes to ``<file>.part``, resumes with an HTTP Range request after a cut connection (in the same run, or
+the next), is checked against its SHA-256 and only then renamed into place. The SHA-256 comes from the catalogue;
+where the catalogue has none, from the hub's own metadata: Hugging Face sends an LFS file's SHA-256 in the
+``X-Linked-Etag`` header of the resolve request (on the redirect, which is why redirects are recorded here) and a
+small file's git blob SHA-1 in its ``ETag``. A file that cannot be verified at all is refused. A bad file is deleted,
+never used. The model's manifest is written last (engine.models.store), so a cut download is only ever *partial*.
+
+Only urllib is used: no new dependency, and ``SPACEVOICE_MODEL_MIRROR`` points everything at another server.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import hashlib
+import http.client
+import json
+import logging
+import os
+import re
+import shutil
+import socket
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+from engine.atomicfile import fsync_dir, write_atomic
+from engine.errors import ModelError
+from engine.models.catalogue import CatalogueEntry
+from engine.models.store import JOURNAL, PART_SUFFIX, InstalledModel, ModelStore, sha256_file
+
+log = logging.getLogger(__name__)
+
+_CHUNK = 256 * 1024
+_HEX64 = re.compile(r"^[0-9a-f]{64}$")
+_HEX40 = re.compile(r"^[0-9a-f]{40}$")
+_HUB_HEADERS = ("X-Linked-Etag", "X-Linked-Size", "X-Repo-Commit", "ETag")
+
+
+class DownloadError(ModelError):
+    """A model download failed; the message says why in plain words and what to do."""
+
+
+class Progress(Protocol):
+    """Receives download progress (the command line draws a bar; the tray app shows a dialog)."""
+
+    def start(self, label: str, total: int | None, done: int = 0) -> None:
+        """A file starts (or resumes at ``done`` bytes)."""
+
+    def update(self, done: int) -> None:
+        """``done`` bytes of the current file are on disk."""
+
+    def finish(self) -> None:
+        """The current file is complete and verified."""
+
+
+@dataclass(frozen=True)
+class FetchedFile:
+    """A verified file: its SHA-256, size, and the hub commit it came from when the hub said so."""
+
+    sha256: str
+    size: int
+    commit: str | None
+
+
+class _Silent:
+    """No progress display (the engine prints nothing; the command line passes its bar)."""
+
+    def start(self, label: str, total: int | None, done: int = 0) -> None:
+        """Ignore."""
+
+    def update(self, done: int) -> None:
+        """Ignore."""
+
+    def finish(self) -> None:
+        """Ignore."""
+
+
+class _Retry(Exception):
+    """A transient failure (cut connection, timeout, server error): resume and try again."""
+
+
+def download_model(store: ModelStore, name: str, *, variant: str | None = None, progress: Progress | None = None,
+                   mirror: str | None = None, retries: int = 4, timeout: float = 30.0) -> InstalledModel:
+    """Download catalogued model ``name`` (its ``variant``, default the catalogue's) into ``store``; return it.
+
+    Already-verified files are kept, ``.part`` files resumed; the manifest is written when every file checks out.
+    """
+    entry = store.catalogue.get(name)
+    wanted = entry.files_for(variant)
+    chosen = variant or entry.default_variant
+    existing = store.manifest(name)
+    if existing is not None and existing.source == entry.repo:
+        have = {f.path for f in existing.files}
+        if all(f.path in have for f in wanted):
+            store.require(name)  # raises if damaged; `verify` and a re-download repair it
+            return existing
+    folder = store.folder(name)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise _write_error(error, folder) from error
+    with _lock(store, name):
+        journal = _read_journal(folder)
+        if existing is not None:
+            # Adding a variant: keep the verified files of the installed one, then drop its manifest so the
+            # folder is partial until the new set is complete.
+            journal["files"].update({f.path: f.sha256 for f in existing.files})
+            journal.setdefault("revision", existing.revision)
+            _write_journal(folder, journal)
+            with contextlib.suppress(FileNotFoundError):
+                (folder / "manifest.json").unlink()
+        _check_free_space(entry, wanted, folder, journal)
+        revision = journal.get("revision") or entry.revision
+        for file in wanted:
+            final = folder / file.path
+            known = file.sha256 or journal["files"].get(file.path)
+            if final.exists() and known and (file.size is None or final.stat().st_size == file.size) \
+                    and sha256_file(final) == known:
+                journal["files"][file.path] = known
+                continue
+            with contextlib.suppress(FileNotFoundError):
+                final.unlink()  # an unverified leftover is never trusted
+            url = entry.file_url(file.path, revision=revision, mirror=mirror)
+            fetched = fetch_file(url, final, sha256=file.sha256, size=file.size, progress=progress,
+                                 label=f"{name}/{file.path}", retries=retries, timeout=timeout)
+            if fetched.commit and not _HEX40.match(revision):
+                revision = fetched.commit  # pin the rest of the files to the commit the first one came from
+            journal["files"][file.path] = fetched.sha256
+            journal["revision"] = revision
+            _write_journal(folder, journal)
+        variants = ",".join(sorted({f.variant for f in entry.files if f.variant and f.path in journal["files"]}))
+        return store.register(name, folder, task=entry.task, source=entry.repo, revision=revision,
+                              variant=variants or chosen, hashes=dict(journal["files"]))
+
+
+def fetch_file(url: str, final: Path, *, sha256: str | None = None, size: int | None = None,
+               progress: Progress | None = None, label: str | None = None, retries: int = 4,
+               timeout: float = 30.0) -> FetchedFile:
+    """Download ``url`` to ``final`` via ``final.part``: resumed, verified, renamed atomically."""
+    final = Path(final)
+    part = final.with_name(final.name + PART_SUFFIX)
+    try:
+        final.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise _write_error(error, final.parent) from error
+    progress = progress or _Silent()
+    label = label or final.name
+    headers: dict[str, str] = {}
+    failures = 0
+    fresh_retry_done = False
+    while True:
+        resumed = part.exists() and part.stat().st_size > 0
+        try:
+            _transfer(url, part, size, headers, progress, label, timeout)
+        except _Retry as error:
+            failures += 1
+            log.info("download of %s interrupted (%s); attempt %d of %d", label, error, failures, retries + 1)
+            if failures > retries:
+                raise DownloadError(f"The download of {label} kept failing ({error}).",
+                                    "Check your network and run the same command again: it resumes.") from None
+            time.sleep(min(0.2 * 2 ** failures, 5.0))
+            continue
+        try:
+            fetched = _verify_and_place(part, final, sha256, size, headers, label)
+        except DownloadError:
+            # A resumed file may have a stale prefix (the file changed upstream): start over once.
+            if resumed and not fresh_retry_done:
+                fresh_retry_done = True
+                headers.clear()
+                continue
+            raise
+        progress.finish()
+        return fetched
+
+
+def _transfer(url: str, part: Path, size: int | None, hub: dict[str, str], progress: Progress, label: str,
+              timeout: float) -> None:
+    offset = part.stat().st_size if part.exists() else 0
+    if size is not None and offset > size:
+        part.unlink()
+        offset = 0
+    request = urllib.request.Request(url, headers={"User-Agent": "SpaceVoice-model-download/1"})
+    token = os.environ.get("HF_TOKEN")
+    if token and urllib.parse.urlparse(url).hostname == "huggingface.co":
+        request.add_header("Authorization", f"Bearer {token}")
+    if offset:
+        request.add_header("Range", f"bytes={offset}-")
+    redirects = _RecordingRedirects()
+    opener = urllib.request.build_opener(redirects)
+    try:
+        response = opener.open(request, timeout=timeout)
+    except urllib.error.HTTPError as error:
+        _remember(hub, redirects.seen, error.headers)
+        if error.code == 416 and offset and _complete_size(hub, error.headers, offset) == offset:
+            return  # the .part already holds the whole file
+        if error.code == 416:
+            part.unlink()
+            raise _Retry("the partial file did not fit the server's copy") from None
+        raise _http_error(error, url, label) from None
+    except (urllib.error.URLError, OSError) as error:
+        raise _network_error(error, url, label) from None
+    with response:
+        _remember(hub, redirects.seen, response.headers)
+        status = response.status
+        mode = "ab"
+        if status == 206:
+            start = _content_range_start(response.headers.get("Content-Range", ""))
+            if start != offset:
+                mode, offset = "wb", 0
+                if start != 0:
+                    raise _Retry("the server resumed at the wrong place")
+        elif offset:
+            mode, offset = "wb", 0  # the server ignored the Range request: start over
+        total = _complete_size(hub, response.headers, offset)
+        progress.start(label, total, offset)
+        done = offset
+        try:
+            with open(part, mode) as handle:
+                while True:
+                    try:
+                        chunk = response.read(_CHUNK)
+                    except (http.client.IncompleteRead, ConnectionError, TimeoutError) as error:
+                        raise _Retry(f"connection cut after {done} bytes: {type(error).__name__}") from None
+                    if not chunk:
+                        break
+                    handle.write(chunk)
+                    done += len(chunk)
+                    progress.update(done)
+                handle.flush()
+                os.fsync(handle.fileno())
+        except OSError as error:
+            raise _write_error(error, part.parent) from error
+        if total is not None and done < total:
+            raise _Retry(f"connection closed after {done} of {total} bytes")
+
+
+def _verify_and_place(part: Path, final: Path, sha256: str | None, size: int | None, hub: dict[str, str],
+                      label: str) -> FetchedFile:
+    actual = part.stat().st_size
+    hub_sha256, hub_sha1 = _hub_digests(hub)
+    expected_size = size if size is not None else _int(hub.get("X-Linked-Size"))
+    digest = sha256_file(part)
+    reference = sha256 or hub_sha256
+    problem: str | None
+    if expected_size is not None and actual != expected_size:
+        problem = f"it has {actual} bytes instead of {expected_size}"
+    elif reference is not None:
+        problem = None if digest == reference else "its SHA-256 checksum does not match"
+    elif hub_sha1 is not None:
+        problem = None if _git_blob_sha1(part, actual) == hub_sha1 else "its checksum does not match"
+    else:
+        part.unlink()
+        raise DownloadError(f"{label} cannot be verified: the server sent no checksum for it.",
+                            "Use the official hub or a mirror that serves Hugging Face's checksum headers.")
+    if problem:
+        part.unlink()  # never keep, never use a bad file
+        raise DownloadError(f"The download of {label} is corrupted: {problem}. The bad file was deleted.",
+                            "Run the same command again; if it keeps failing, the mirror or network is altering it.")
+    os.replace(part, final)
+    fsync_dir(final.parent)
+    commit = hub.get("X-Repo-Commit")
+    return FetchedFile(digest, actual, commit if commit and _HEX40.match(commit) else None)
+
+
+class _RecordingRedirects(urllib.request.HTTPRedirectHandler):
+    """Follows redirects, keeping the hub's checksum headers, which only the first (redirect) response carries."""
+
+    def __init__(self) -> None:
+        self.seen: dict[str, str] = {}
+
+    def redirect_request(self, req: Any, fp: Any, code: int, msg: str, headers: Any, newurl: str) -> Any:
+        for key in _HUB_HEADERS:
+            if headers.get(key) and key not in self.seen:
+                self.seen[key] = headers[key]
+        new = super().redirect_request(req, fp, code, msg, headers, newurl)
+        if new is not None and urllib.parse.urlparse(newurl).hostname != urllib.parse.urlparse(req.full_url).hostname:
+            new.remove_header("Authorization")  # a token for the hub must not travel to a CDN
+        return new
+
+
+def _remember(hub: dict[str, str], *sources: Any) -> None:
+    """Keep the first value of each hub header: the hub's own (on the redirect) wins over a CDN's."""
+    for source in sources:
+        for key in _HUB_HEADERS:
+            value = source.get(key) if source is not None else None
+            if value and key not in hub:
+                hub[key] = value
+
+
+def _hub_digests(hub: dict[str, str]) -> tuple[str | None, str | None]:
+    linked = _clean_etag(hub.get("X-Linked-Etag", ""))
+    etag = _clean_etag(hub.get("ETag", ""))
+    sha256 = linked if _HEX64.match(linked) else (etag if _HEX64.match(etag) else None)
+    sha1 = etag if _HEX40.match(etag) and not linked else None
+    return sha256, sha1
+
+
+def _clean_etag(value: str) -> str:
+    value = value.strip()
+    if value.startswith("W/"):
+        value = value[2:]
+    return value.strip('"').lower()
+
+
+def _git_blob_sha1(path: Path, size: int) -> str:
+    digest = hashlib.sha1(f"blob {size}\0".encode(), usedforsecurity=False)
+    with open(path, "rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _complete_size(hub: dict[str, str], headers: Any, offset: int) -> int | None:
+    """The whole file's size: from Content-Range (206, 416), a full response's length, or the hub's header."""
+    content_range = headers.get("Content-Range", "") if headers is not None else ""
+    if "/" in content_range and not content_range.endswith("/*"):
+        return _int(content_range.rsplit("/", 1)[1])
+    if not content_range and offset == 0 and headers is not None and headers.get("Content-Length") is not None:
+        return _int(headers.get("Content-Length"))
+    return _int(hub.get("X-Linked-Size"))
+
+
+def _content_range_start(value: str) -> int | None:
+    match = re.match(r"bytes (\d+)-", value)
+    return int(match.group(1)) if match else None
+
+
+def _int(value: Any) -> int | None:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def _host(url: str) -> str:
+    return urllib.parse.urlparse(url).netloc or url
+
+
+def _http_error(error: urllib.error.HTTPError, url: str, label: str) -> Exception:
+    if error.code in (429, 500, 502, 503, 504):
+        return _Retry(f"the server answered HTTP {error.code}")
+    if error.code == 404:
+        return DownloadError(f"{label} was not found at {_host(url)} (HTTP 404).",
+                             "The catalogue may be out of date, or the mirror lacks this file.")
+    if error.code in (401, 403):
+        return DownloadError(f"{_host(url)} refused {label} (HTTP {error.code}): the model may need a login.",
+                             "Accept its licence on huggingface.co and set HF_TOKEN to your access token.")
+    return DownloadError(f"{_host(url)} answered HTTP {error.code} for {label}.", "Try again later.")
+
+
+def _network_error(error: BaseException, url: str, label: str) -> Exception:
+    reason = getattr(error, "reason", error)
+    if isinstance(reason, (TimeoutError, socket.timeout, ConnectionResetError, http.client.RemoteDisconnected)):
+        return _Retry(f"{type(reason).__name__}")
+    return DownloadError(f"No network: could not reach {_host(url)} to download {label} ({reason}).",
+                         "Check your internet connection, or set SPACEVOICE_MODEL_MIRROR to a reachable mirror.")
+
+
+def _write_error(error: OSError, folder: Path) -> ModelError:
+    if error.errno == errno.ENOSPC:
+        return DownloadError(f"The disk is full: {folder} has no room for the model.",
+                             "Free some space, or move the model store with SPACEVOICE_MODELS or the "
+                             "models_dir setting, then run the same command again: it resumes.")
+    if error.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
+        return DownloadError(f"Permission denied: SpaceVoice cannot write to {folder}.",
+                             "Choose a folder you can write to with SPACEVOICE_MODELS or the models_dir setting.")
+    return DownloadError(f"Cannot write the model to {folder} ({error.strerror or error}).",
+                         "Check the disk, then run the same command again.")
+
+
+def _check_free_space(entry: CatalogueEntry, wanted: Any, folder: Path, journal: dict[str, Any]) -> None:
+    needed = sum(f.size for f in wanted if f.size is not None and f.path not in journal["files"])
+    needed -= sum((folder / (f.path + PART_SUFFIX)).stat().st_size for f in wanted
+                  if (folder / (f.path + PART_SUFFIX)).exists())
+    free = shutil.disk_usage(folder).free
+    if needed > free:
+        raise DownloadError(
+            f"The disk is full: {entry.name} needs {needed / 1e6:.0f} MB more, {folder} has {free / 1e6:.0f} MB free.",
+            "Free some space, or move the model store with SPACEVOICE_MODELS or the models_dir setting.")
+
+
+def _read_journal(folder: Path) -> dict[str, Any]:
+    try:
+        data = json.loads((folder / JOURNAL).read_text(encoding="utf-8"))
+        if isinstance(data, dict) and isinstance(data.get("files"), dict):
+            return data
+    except (OSError, ValueError):
+        pass
+    return {"files": {}}
+
+
+def _write_journal(folder: Path, journal: dict[str, Any]) -> None:
+    write_atomic(folder / JOURNAL, json.dumps(journal).encode("utf-8"), private=False)
+
+
+@contextlib.contextmanager
+def _lock(store: ModelStore, name: str) -> Any:
+    """One download of a model at a time (the tray's first-run download and the command line may race)."""
+    try:
+        import fcntl
+    except ImportError:  # Windows: no advisory locks here; the atomic renames still keep the store consistent
+        yield
+        return
+    path = store.root / f".{name}.lock"
+    handle = open(path, "w")  # noqa: SIM115 - held for the whole download
+    try:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            raise DownloadError(f"Another download of {name} is already running.",
+                                "Wait for it to finish.") from None
+        yield
+    finally:
+        handle.close()
