@@ -1,0 +1,298 @@
+"""``main.py self-test`` (``--self-test`` in the frozen app): proves an installation works, offline, in seconds.
+
+It loads the embedded face models, describes the bundled sample photo, renders the description to a WAV file
+with the system voice, checks that no export tooling (torch, transformers, optimum) was imported, and fails on
+any unexpected error output: a warning, a log record at WARNING or above, or anything written to stderr (by
+Python or by a native library) while it runs. Installers and CI run it right after installing.
+
+By default it runs against a fresh temporary SpaceVoice folder, so the result does not depend on (and never
+touches) the user's settings, people or models; ``--user-data`` checks the user's own setup instead.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import logging
+import os
+import sys
+import tempfile
+import time
+import warnings
+import wave
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from engine.errors import SpaceVoiceError
+
+SAMPLE_IMAGE = ("samples", "astronaut.png")
+EXPORT_TOOLING = ("torch", "transformers", "optimum")
+# A rendered sentence shorter than this, or quieter than this RMS (full scale 1.0), is not speech.
+MIN_SPEECH_SECONDS = 0.3
+MIN_SPEECH_RMS = 0.005
+
+
+class SelfTestFailed(SpaceVoiceError):
+    """The installation does not work as shipped."""
+
+    exit_code = 1
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    """Add the ``self-test`` command."""
+    parser = sub.add_parser("self-test", help="check this installation: face models, a description, the system voice")
+    parser.add_argument("--user-data", action="store_true",
+                        help="use your own settings, people and models (default: a fresh temporary folder)")
+    parser.add_argument("--wav", type=Path, metavar="FILE.wav", help="keep the rendered speech in this file")
+    parser.add_argument("--expect-provider", action="append", default=[], metavar="NAME",
+                        help="fail unless onnxruntime offers this provider (e.g. CUDAExecutionProvider)")
+    parser.set_defaults(func=run)
+
+
+@dataclass
+class ErrorOutput:
+    """What went wrong quietly during the run: warnings, log records at WARNING+, stderr text."""
+
+    warnings: list[str] = field(default_factory=list)
+    records: list[str] = field(default_factory=list)
+    stderr: str = ""
+
+    def lines(self) -> list[str]:
+        """Each unexpected output as one line, for the failure message."""
+        # A log record also reaches stderr through the log handler: count it once.
+        text = [line for line in self.stderr.splitlines() if line.strip() and line not in self.records]
+        return [*self.records, *self.warnings, *(f"stderr: {line}" for line in text)]
+
+
+class _RecordHandler(logging.Handler):
+    def __init__(self, sink: list[str]) -> None:
+        super().__init__(logging.WARNING)
+        self.sink = sink
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.sink.append(f"{record.levelname} {record.name}: {record.getMessage()}")
+
+
+@contextlib.contextmanager
+def watch_error_output() -> Iterator[ErrorOutput]:
+    """Collect warnings, WARNING+ log records and every stderr write (Python and native) until the block ends.
+
+    The captured stderr is written back to the real stderr afterwards, so nothing is hidden from the user.
+    """
+    seen = ErrorOutput()
+    handler = _RecordHandler(seen.records)
+    root = logging.getLogger()
+    root.addHandler(handler)
+    python_stderr = sys.stderr
+    recorded = _TextSink()
+    with tempfile.TemporaryFile() as native:
+        saved_fd: int | None = None
+        with contextlib.suppress(OSError, ValueError, AttributeError):
+            if python_stderr is not None:
+                python_stderr.flush()
+            saved_fd = os.dup(2)
+            os.dup2(native.fileno(), 2)  # native libraries (onnxruntime, espeak, Qt) write to fd 2 directly
+        sys.stderr = recorded
+        try:
+            with warnings.catch_warnings(record=True) as caught:
+                yield seen
+        finally:
+            if saved_fd is not None:
+                os.dup2(saved_fd, 2)
+                os.close(saved_fd)
+            sys.stderr = python_stderr
+            root.removeHandler(handler)
+            native.seek(0)
+            seen.stderr = recorded.getvalue() + native.read().decode("utf-8", "replace")
+            seen.warnings.extend(f"{w.category.__name__}: {w.message}" for w in caught)
+    if seen.stderr and sys.stderr is not None:
+        sys.stderr.write(seen.stderr)
+        sys.stderr.flush()
+
+
+class _TextSink:
+    """A stand-in for sys.stderr that keeps what Python code writes."""
+
+    def __init__(self) -> None:
+        self.parts: list[str] = []
+
+    def write(self, text: str) -> int:
+        self.parts.append(text)
+        return len(text)
+
+    def flush(self) -> None:
+        """Nothing to flush: the text is kept in memory."""
+
+    def getvalue(self) -> str:
+        """Everything written so far."""
+        return "".join(self.parts)
+
+
+@contextlib.contextmanager
+def fresh_home(enabled: bool) -> Iterator[None]:
+    """Point SPACEVOICE_HOME at a new temporary folder for the block (when ``enabled``)."""
+    if not enabled:
+        yield
+        return
+    saved = {name: os.environ.get(name) for name in ("SPACEVOICE_HOME", "SPACEVOICE_MODELS")}
+    with tempfile.TemporaryDirectory(prefix="spacevoice-selftest-", ignore_cleanup_errors=True) as home:
+        os.environ["SPACEVOICE_HOME"] = home
+        os.environ.pop("SPACEVOICE_MODELS", None)
+        try:
+            yield
+        finally:
+            for name, value in saved.items():
+                if value is None:
+                    os.environ.pop(name, None)
+                else:
+                    os.environ[name] = value
+
+
+def check_embedded_models(state: dict[str, Any]) -> str:
+    """Load the face models shipped inside the app into onnxruntime sessions."""
+    from engine.faces.models import load_model_files
+    from engine.runtime import create_session
+
+    settings = state["settings"]
+    files = load_model_files(settings.models_dir or None)
+    detector = create_session(files.detector, name="face detector", device=settings.device)
+    embedder = create_session(files.embedder, name="face embedder", device=settings.device)
+    return f"{files.origin} face detector and embedder on {detector.get_providers()[0]}, {embedder.get_providers()[0]}"
+
+
+def check_describe(state: dict[str, Any]) -> str:
+    """Describe the bundled sample photo with every stage this installation has."""
+    from engine.capture import load_image
+    from engine.describe import describe_frame
+    from engine.paths import resources_dir
+    from engine.pipeline import load_stages
+
+    stages = load_stages(state["settings"])
+    description = describe_frame(load_image(resources_dir().joinpath(*SAMPLE_IMAGE)), stages)
+    failed = [w for w in description.warnings if w not in stages.missing.values()]
+    if failed:
+        raise SelfTestFailed(f"describing the sample photo went wrong: {failed[0]}")
+    if not description.spoken.strip():
+        raise SelfTestFailed("describing the sample photo gave nothing to say")
+    if stages.faces is not None and not description.people:
+        raise SelfTestFailed("the face step found no face in the sample photo, which shows one")
+    state["spoken"] = description.spoken
+    missing = f"; not available: {', '.join(sorted(stages.missing))}" if stages.missing else ""
+    return f'"{description.spoken}"{missing}'
+
+
+def check_system_voice(state: dict[str, Any]) -> str:
+    """Render the description to a WAV file with the system voice and check it holds speech."""
+    target: Path = state["wav"]
+    text = state.get("spoken") or "SpaceVoice is ready."
+    try:
+        from engine.speech.choice import say
+    except ModuleNotFoundError as error:
+        if error.name != "engine.speech.choice":
+            raise
+        _render_with_pyttsx3(text, target)
+    else:
+        settings = state["settings"]
+        settings.set("speech_engine", "system")
+        say(text, settings, out=target)
+    seconds, rms = wav_speech_level(target)
+    if seconds < MIN_SPEECH_SECONDS or rms < MIN_SPEECH_RMS:
+        raise SelfTestFailed(f"the system voice rendered no audible speech ({seconds:.2f} s, level {rms:.4f})")
+    return f"{seconds:.1f} s of speech (level {rms:.3f})"
+
+
+def _render_with_pyttsx3(text: str, target: Path) -> None:
+    import pyttsx3
+
+    engine = pyttsx3.init()
+    # pyttsx3 announces every saved file on stdout; the self-test prints its own report instead.
+    with contextlib.redirect_stdout(None):
+        engine.save_to_file(text, str(target))
+        engine.runAndWait()
+
+
+def wav_speech_level(path: Path) -> tuple[float, float]:
+    """Duration in seconds and RMS level (full scale 1.0) of a PCM WAV file; (0, 0) when it is missing or empty."""
+    if not path.is_file() or path.stat().st_size == 0:
+        return 0.0, 0.0
+    with wave.open(str(path), "rb") as audio:
+        width, rate, frames = audio.getsampwidth(), audio.getframerate(), audio.readframes(audio.getnframes())
+    dtype = {1: np.uint8, 2: np.int16, 4: np.int32}.get(width)
+    if dtype is None or not frames:
+        return 0.0, 0.0
+    samples = np.frombuffer(frames, dtype=dtype).astype(np.float64)
+    if width == 1:
+        samples -= 128.0
+    samples /= float(2 ** (8 * width - 1))
+    return len(samples) / float(rate * 1), float(np.sqrt(np.mean(samples**2)))
+
+
+def check_runtime_only(state: dict[str, Any]) -> str:
+    """The runtime path must never have imported the export tooling."""
+    loaded = [name for name in EXPORT_TOOLING if name in sys.modules]
+    if loaded:
+        raise SelfTestFailed(f"the runtime imported export tooling: {', '.join(loaded)}")
+    return "no torch, transformers or optimum imported"
+
+
+def check_providers(state: dict[str, Any]) -> str:
+    """List onnxruntime's execution providers; fail when one the caller expects is absent."""
+    import onnxruntime
+
+    available = onnxruntime.get_available_providers()
+    absent = [name for name in state["expect_providers"] if name not in available]
+    if absent:
+        raise SelfTestFailed(f"onnxruntime {onnxruntime.__version__} does not offer {', '.join(absent)}")
+    return f"onnxruntime {onnxruntime.__version__}: {', '.join(available)}"
+
+
+CHECKS: tuple[tuple[str, Callable[[dict[str, Any]], str]], ...] = (
+    ("providers", check_providers),
+    ("embedded models", check_embedded_models),
+    ("describe sample", check_describe),
+    ("system voice", check_system_voice),
+    ("runtime only", check_runtime_only),
+)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run every check, print one line each, and raise `SelfTestFailed` when any failed or anything complained."""
+    from engine.settings import Settings
+
+    started = time.perf_counter()
+    failures: list[str] = []
+    with tempfile.TemporaryDirectory(prefix="spacevoice-wav-", ignore_cleanup_errors=True) as scratch:
+        state: dict[str, Any] = {"wav": args.wav or Path(scratch) / "self-test.wav",
+                                 "expect_providers": list(args.expect_provider)}
+        with fresh_home(not args.user_data), watch_error_output() as seen:
+            state["settings"] = Settings.load()
+            report = [_run_check(name, check, state, failures) for name, check in CHECKS]
+    for line in report:
+        print(line)
+    unexpected = seen.lines()
+    if unexpected:
+        failures.append(f"unexpected error output: {unexpected[0]}"
+                        + (f" (and {len(unexpected) - 1} more)" if len(unexpected) > 1 else ""))
+    total = (time.perf_counter() - started) * 1000
+    if failures:
+        raise SelfTestFailed(f"self-test failed: {'; '.join(failures)}")
+    print(f"self-test passed in {total:.0f} ms")
+    return 0
+
+
+def _run_check(name: str, check: Callable[[dict[str, Any]], str], state: dict[str, Any], failures: list[str]) -> str:
+    start = time.perf_counter()
+    status = "ok  "
+    try:
+        detail = check(state)
+    except SpaceVoiceError as error:
+        status, detail = "FAIL", str(error)
+    except Exception as error:  # every check runs, so one report shows everything that is broken
+        status, detail = "FAIL", f"{type(error).__name__}: {error}"
+    if status == "FAIL":
+        failures.append(f"{name}: {detail}")
+    return f"{status} {name:<16} {(time.perf_counter() - start) * 1000:7.0f} ms  {detail}"
