@@ -32,6 +32,6 @@ if [ ! -x .venv/bin/python ] || [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; th
   [ -x .venv/bin/python ] || "$PYTHON" -m venv .venv
   .venv/bin/python -m pip install -q --upgrade pip
   # torch is pinned in the export extra; pip takes the CPU wheel when one is offered locally.
-  .venv/bin/python -m pip install -q -e '.[export,dev]'
+  .venv/bin/python -m pip install -q -e '.[export,dev,build]'
   echo "$want" > "$stamp"
 fi
