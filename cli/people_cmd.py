@@ -1,0 +1,234 @@
+"""``main.py people ...`` (enrol, list, remove, rename people) and ``main.py find NAME`` (watch for one person).
+
+Exit status of ``find``: 0 when the person was seen, 1 when they were not seen before the timeout or the end of
+the video, 2 when the name is not enrolled, 3 when the camera is missing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable
+from typing import Any
+
+from engine.errors import InputError, SpaceVoiceError
+
+DEFAULT_FIND_TIMEOUT = 120.0
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    """Add the ``people`` and ``find`` commands."""
+    parser = sub.add_parser("people", help="enrol the people SpaceVoice should recognise, list, rename, remove")
+    actions = parser.add_subparsers(dest="people_action", metavar="ACTION")
+    add = actions.add_parser("add", help="enrol a person from one or more photos")
+    add.add_argument("name")
+    add.add_argument("images", nargs="+", metavar="IMAGE")
+    add.add_argument("--face", type=int, metavar="N", help="with several faces in a photo: the N-th from the left")
+    actions.add_parser("list", help="who is enrolled")
+    remove = actions.add_parser("remove", help="forget a person (their face data is erased)")
+    remove.add_argument("name")
+    rename = actions.add_parser("rename", help="change a person's name")
+    rename.add_argument("old")
+    rename.add_argument("new")
+    enrol = actions.add_parser("enroll-webcam", help="enrol a person in front of the webcam, with spoken guidance")
+    enrol.add_argument("name")
+    enrol.add_argument("--device", help="camera number, video file or stream (default from settings)")
+    enrol.add_argument("--settle-frames", type=int, default=30, help="frames to wait after each instruction")
+    enrol.add_argument("--no-speech", action="store_true", help="only print the guidance, do not speak it")
+    parser.set_defaults(func=run_people)
+
+    find = sub.add_parser("find", help="watch the webcam until a person appears and say where they are")
+    find.add_argument("name")
+    find.add_argument("--webcam", nargs="?", const="", metavar="DEVICE",
+                      help="camera number, video file or stream (default from settings)")
+    find.add_argument("--timeout", type=float, default=DEFAULT_FIND_TIMEOUT, metavar="S",
+                      help=f"stop after S seconds (default {DEFAULT_FIND_TIMEOUT:.0f}; 0: never)")
+    find.add_argument("--no-speech", action="store_true", help="only print, do not speak")
+    find.set_defaults(func=run_find)
+
+
+def run_people(args: argparse.Namespace) -> int:
+    """Carry out one ``people`` action."""
+    from engine.faces.gallery import FaceGallery
+    from engine.settings import Settings
+
+    action = args.people_action or "list"
+    settings = Settings.load()
+    if action in ("add", "enroll-webcam"):
+        return _add(args, settings) if action == "add" else _enrol_webcam(args, settings)
+    gallery = FaceGallery.load()
+    _report_problem(gallery.problem)
+    if action == "list":
+        if not gallery.people:
+            print("Nobody is enrolled yet. Add someone with: people add NAME PHOTO")
+        for person in gallery.people:
+            count = len(person.embeddings)
+            print(f"{person.name}: {count} face picture{'s' if count != 1 else ''}")
+        return 0
+    if action == "remove":
+        person = gallery.remove(args.name)
+        gallery.save()
+        print(f"Removed {person.name}; their face data is erased.")
+        return 0
+    found = gallery.find(args.old)
+    old_name = found.name if found is not None else args.old
+    person = gallery.rename(args.old, args.new)
+    gallery.save()
+    print(f"Renamed {old_name} to {person.name}.")
+    return 0
+
+
+def _add(args: argparse.Namespace, settings: Any) -> int:
+    from engine.capture import load_image
+    from engine.faces import load_face_stage
+    from engine.faces.gallery import check_name
+
+    name = check_name(args.name)
+    identifier = load_face_stage(settings)
+    _report_problem(identifier.gallery.problem)
+    chosen = []
+    # Every photo is checked before anything is saved: one refused photo leaves the file as it was.
+    for path in args.images:
+        frame = load_image(path)
+        faces = identifier.analyse(frame.image)
+        label = frame.origin.rsplit("/", 1)[-1] if frame.origin else path
+        chosen.append(_pick_face(faces, label, name, args.face))
+    for face in chosen:
+        other = face.match.name
+        if other is not None and other.casefold() != name.casefold():
+            print(f"Note: this face looks like {other}, who is already enrolled.", file=sys.stderr)
+    thumbnails = [face.crop for face in chosen] if settings.keep_thumbnails else []
+    import numpy as np
+
+    person = identifier.gallery.add(name, np.stack([face.embedding for face in chosen]), thumbnails)
+    identifier.gallery.save()
+    count = len(person.embeddings)
+    print(f"{person.name} is enrolled with {count} face picture{'s' if count != 1 else ''}.")
+    return 0
+
+
+def _pick_face(faces: list[Any], label: str, name: str, wanted: int | None) -> Any:
+    """The face to enrol from one photo: the only one, the ``--face`` one, or the one the user types."""
+    if not faces:
+        raise InputError(f"No face was found in {label}.", "Use a clear photo where the face looks at the camera.")
+    if wanted is not None:
+        if not 1 <= wanted <= len(faces):
+            raise InputError(
+                f"{label} has {len(faces)} face{'s' if len(faces) != 1 else ''}; there is no face {wanted}.",
+                "Faces are numbered from the left, starting at 1.",
+            )
+        return faces[wanted - 1]
+    if len(faces) == 1:
+        return faces[0]
+    choices = "; ".join(f"{i} {_where(face)}" for i, face in enumerate(faces, start=1))
+    if not sys.stdin.isatty():
+        raise InputError(
+            f"{label} shows {len(faces)} faces: {choices}.",
+            "Say which one with --face N (faces are numbered from the left).",
+        )
+    print(f"{label} shows {len(faces)} faces, numbered from the left:")
+    for number, face in enumerate(faces, start=1):
+        print(f"  {number}: {_where(face)}")
+    answer = input(f"Which face is {name}? Type its number: ").strip()
+    if not answer.isdigit() or not 1 <= int(answer) <= len(faces):
+        raise InputError("That is not one of the face numbers.", "Run the command again and type a number shown.")
+    return faces[int(answer) - 1]
+
+
+def _where(face: Any) -> str:
+    from engine.faces.placement import where
+
+    return where(face.seen)
+
+
+def _enrol_webcam(args: argparse.Namespace, settings: Any) -> int:
+    import numpy as np
+
+    from engine.capture.webcam import webcam_frames
+    from engine.faces import load_face_stage
+    from engine.faces.finder import guided_enrolment
+    from engine.faces.gallery import check_name
+
+    name = check_name(args.name)
+    identifier = load_face_stage(settings)
+    _report_problem(identifier.gallery.problem)
+    announce = _announcer(settings, args.no_speech)
+    device = args.device if args.device else settings.webcam_device
+    frames = webcam_frames(device)
+    try:
+        caught = guided_enrolment(identifier, frames, announce, settle_frames=max(0, args.settle_frames))
+    finally:
+        frames.close()  # type: ignore[attr-defined]  # a generator: closing releases the camera
+    if len(caught) < 2:
+        raise InputError(
+            f"I could not see {name}'s face clearly enough to enrol them.",
+            "Sit in front of the camera in good light, alone, and try again.",
+        )
+    thumbnails = [face.crop for face in caught] if settings.keep_thumbnails else []
+    person = identifier.gallery.add(name, np.stack([face.embedding for face in caught]), thumbnails)
+    identifier.gallery.save()
+    announce(f"Done. {person.name} is enrolled with {len(person.embeddings)} face pictures.")
+    return 0
+
+
+def run_find(args: argparse.Namespace) -> int:
+    """Watch the camera for one person; say where they are when they appear and when they move."""
+    from engine.capture.webcam import webcam_frames
+    from engine.faces import load_face_stage
+    from engine.faces.finder import watch_for
+    from engine.settings import Settings
+
+    settings = Settings.load()
+    identifier = load_face_stage(settings)
+    _report_problem(identifier.gallery.problem)
+    person = identifier.gallery.find(args.name)
+    if person is None:
+        raise InputError("Nobody by that name is enrolled.", "See who is enrolled with: people list")
+    announce = _announcer(settings, args.no_speech)
+    device = args.webcam if args.webcam else settings.webcam_device
+    frames = webcam_frames(device)
+    timeout = args.timeout if args.timeout and args.timeout > 0 else None
+    announce(f"Looking for {person.name}.")
+    seen = False
+    try:
+        for sighting in watch_for(identifier, person.name, frames, timeout=timeout):
+            seen = True
+            announce(sighting.sentence)
+    except KeyboardInterrupt:
+        return 0 if seen else 130
+    finally:
+        frames.close()  # type: ignore[attr-defined]  # a generator: closing releases the camera
+    if not seen:
+        when = f"in {timeout:g} seconds" if timeout is not None else "before the video ended"
+        announce(f"I did not see {person.name} {when}.")
+        return 1
+    return 0
+
+
+def _announcer(settings: Any, quiet: bool) -> Callable[[str], None]:
+    """Print each sentence at once and speak it, unless ``quiet``; a voice that fails is reported once."""
+    say: Callable[..., None] | None = None
+    if not quiet:
+        try:
+            from engine.speech.choice import say
+        except ModuleNotFoundError:
+            say = None
+    state = {"voice": say}
+
+    def announce(text: str) -> None:
+        print(text, flush=True)
+        speak = state["voice"]
+        if speak is None:
+            return
+        try:
+            speak(text, settings)
+        except SpaceVoiceError as error:
+            print(f"spacevoice: speech is off: {error}", file=sys.stderr)
+            state["voice"] = None
+
+    return announce
+
+
+def _report_problem(problem: str | None) -> None:
+    if problem:
+        print(f"spacevoice: {problem}", file=sys.stderr)

@@ -1,0 +1,50 @@
+"""Faces: detect (YuNet) -> align (five points) -> embed (SFace) -> match against the enrolled people.
+
+`load_face_stage` builds the stage `engine.describe` uses. Models run through `engine.runtime.create_session`,
+so a GPU is used when present. Importing this package is cheap; models load in `load_face_stage`.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from engine.faces.stage import FaceIdentifier
+
+log = logging.getLogger(__name__)
+
+
+def load_face_stage(settings: Any = None, *, detect_side: int | None = None) -> FaceIdentifier:
+    """Load the face models and the enrolled people into a `FaceIdentifier` (an `engine.describe.FaceStage`).
+
+    Raises `engine.errors.ModelError` when the built-in models fail their SHA-256 check. A damaged people file
+    does not stop it: the stage runs with the recovered (or an empty) gallery and ``gallery.problem`` says why.
+    """
+    from engine.errors import DataError
+    from engine.faces.detector import DETECT_SIDE, FaceDetector
+    from engine.faces.embedder import FaceEmbedder
+    from engine.faces.gallery import FaceGallery
+    from engine.faces.models import load_model_files
+    from engine.faces.stage import FaceIdentifier
+    from engine.runtime import create_session
+
+    device = getattr(settings, "device", None) if settings is not None else None
+    models_dir = getattr(settings, "models_dir", None) if settings is not None else None
+    files = load_model_files(models_dir or None)
+    detector = FaceDetector(
+        create_session(files.detector, device=device, name="yunet face detector"),
+        detect_side=DETECT_SIDE if detect_side is None else detect_side,
+    )
+    embedder = FaceEmbedder(create_session(files.embedder, device=device, name="sface face embedder"))
+    try:
+        gallery = FaceGallery.load()
+    except DataError as error:
+        log.warning("%s", error)
+        gallery = FaceGallery()
+        gallery.problem = str(error)
+        gallery.read_only = True
+    return FaceIdentifier(detector, embedder, gallery)
+
+
+__all__ = ["load_face_stage"]

