@@ -1,0 +1,305 @@
+"""Which voice speaks, the fallback when it cannot, and the two ways to speak: `say` (blocking) and `Narrator`.
+
+Order: Orpheus, then the system voice. ``auto`` picks Orpheus only when it is installed and a short warm-up on
+this machine shows it keeps up with real time (`realtime_factor() >= 1.0`); the measurement is remembered per
+machine and onnxruntime provider in ``cache_dir()/speech-realtime.json`` so the warm-up runs once, not per use.
+Everything is spoken sentence by sentence through a `VoiceChain`: when Orpheus fails in the middle of a sentence,
+the system voice says that sentence again from its start and keeps the rest. A fallback is announced once, in
+the voice that takes over (a listener cannot see a log), and reported to ``on_notice``. Orpheus simply not
+being installed is not announced in ``auto``: nothing the user chose was lost.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib
+import json
+import logging
+import os
+import platform
+import threading
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+from engine import paths
+from engine.atomicfile import write_atomic
+from engine.errors import InputError, ModelError, SpaceVoiceError
+from engine.speech.base import AudioChunk, Speaker
+from engine.speech.player import Player, output_device, write_wav
+from engine.speech.sentences import split_sentences
+from engine.speech.system_voice import SystemVoice
+
+log = logging.getLogger(__name__)
+
+ENGINES = ("auto", "orpheus", "system")
+ORPHEUS_VOICES = ("tara", "leah", "jess", "leo", "dan", "mia", "zac", "zoe")
+REALTIME_CACHE = "speech-realtime.json"
+Notice = Callable[[str], None]
+
+# Fallback reasons already announced in this process: each is said once, however many utterances follow.
+_announced: set[str] = set()
+
+
+def _default_notice(message: str) -> None:
+    log.warning("%s", message)
+
+
+class VoiceChain:
+    """A `Speaker` that speaks sentence by sentence with the first voice, handing over to the next on failure."""
+
+    def __init__(self, voices: list[Speaker], *, voice_names: dict[str, str | None] | None = None,
+                 notice: tuple[str, str] | None = None, on_notice: Notice | None = None,
+                 speak_notices: bool = True) -> None:
+        self.voices = voices
+        self.voice_names = voice_names or {}
+        self.on_notice = on_notice or _default_notice
+        self.speak_notices = speak_notices
+        self._index = 0
+        self._pending: list[tuple[str, str]] = [notice] if notice else []
+
+    @property
+    def name(self) -> str:
+        """The name of the voice that speaks now."""
+        return self.voices[self._index].name
+
+    @property
+    def current(self) -> Speaker:
+        """The voice that speaks now."""
+        return self.voices[self._index]
+
+    def is_available(self) -> str | None:
+        """``None`` when the current voice can speak."""
+        return self.current.is_available()
+
+    def synthesize(self, text: str, *, voice: str | None = None, rate: int | None = None) -> Iterator[AudioChunk]:
+        """Yield the audio of ``text``, one sentence after another, falling back on failure."""
+        for sentence in split_sentences(text):
+            yield from self._announce_pending(rate)
+            while True:
+                speaker = self.current
+                orpheus_voice = voice is not None and speaker.name == "orpheus"
+                chosen = voice if orpheus_voice else self.voice_names.get(speaker.name)
+                try:
+                    yield from speaker.synthesize(sentence, voice=chosen, rate=rate)
+                    break
+                except InputError:
+                    raise  # the user's input is wrong for every voice alike
+                except Exception as error:
+                    if self._index + 1 >= len(self.voices):
+                        raise
+                    log.info("%s voice failed: %s", speaker.name, error, exc_info=log.isEnabledFor(logging.DEBUG))
+                    self._index += 1
+                    self._pending.append((f"failed:{speaker.name}", f"The {speaker.name} voice stopped working; "
+                                          f"the {self.current.name} voice takes over."))
+                    yield from self._announce_pending(rate)
+
+    def _announce_pending(self, rate: int | None) -> Iterator[AudioChunk]:
+        while self._pending:
+            key, message = self._pending.pop(0)
+            if key in _announced:
+                continue
+            _announced.add(key)
+            self.on_notice(message)
+            if self.speak_notices:
+                yield from self.current.synthesize(message, voice=self.voice_names.get(self.current.name), rate=rate)
+
+
+def machine_id() -> str:
+    """A stable, anonymous id of this computer's hardware (hashed: no host name is stored)."""
+    cpu = platform.processor()
+    cpuinfo = Path("/proc/cpuinfo")
+    if cpuinfo.exists():
+        for line in cpuinfo.read_text(errors="replace").splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    raw = "|".join([platform.node(), platform.system(), platform.machine(), cpu, str(os.cpu_count())])
+    return hashlib.sha256(raw.encode("utf-8")).hexdigest()[:16]
+
+
+def orpheus_realtime_factor(speaker: Any, settings: Any) -> float:
+    """Orpheus' real-time factor on this machine and provider: measured once by its warm-up probe, then recalled."""
+    provider = str(getattr(speaker, "provider", None) or getattr(settings, "device", "auto"))
+    key = f"{machine_id()}|{provider}"
+    path = paths.cache_dir() / REALTIME_CACHE
+    cache: dict[str, Any] = {}
+    try:
+        cache = json.loads(path.read_text(encoding="utf-8"))
+        entry = cache.get(key) if isinstance(cache, dict) else None
+        if isinstance(entry, dict) and isinstance(entry.get("realtime_factor"), (int, float)):
+            return float(entry["realtime_factor"])
+    except (OSError, ValueError):
+        cache = {}
+    started = time.perf_counter()
+    factor = float(speaker.realtime_factor())
+    log.info("Orpheus real-time factor on %s: %.2f (probe took %.1f s)", provider, factor,
+             time.perf_counter() - started)
+    cache = cache if isinstance(cache, dict) else {}
+    cache[key] = {"realtime_factor": factor, "provider": provider, "measured": int(time.time())}
+    write_atomic(path, json.dumps(cache, indent=2, sort_keys=True).encode("utf-8"))
+    return factor
+
+
+def load_orpheus(settings: Any) -> Speaker | None:
+    """The Orpheus speaker, or ``None`` when Orpheus is not part of this installation."""
+    try:
+        module = importlib.import_module("engine.speech.orpheus")
+    except ModuleNotFoundError as error:
+        if error.name != "engine.speech.orpheus":
+            raise
+        return None
+    speaker: Speaker = module.OrpheusSpeaker(settings)
+    return speaker
+
+
+def choose_speaker(settings: Any, engine: str | None = "auto", *, orpheus: Speaker | None = None,
+                   on_notice: Notice | None = None, speak_notices: bool = True) -> VoiceChain:
+    """The voice to speak with, as a `VoiceChain` that falls back to the system voice. ``orpheus`` overrides
+    the installed Orpheus speaker (tests, or a caller that already holds one)."""
+    engine = engine or "auto"
+    if engine not in ENGINES:
+        raise InputError(f"Unknown speech engine '{engine}'.", f"Use one of: {', '.join(ENGINES)}.")
+    system = SystemVoice(settings)
+    voice_names: dict[str, str | None] = {"system": getattr(settings, "system_voice", "") or "",
+                                          "orpheus": getattr(settings, "voice", None)}
+    options = {"voice_names": voice_names, "on_notice": on_notice, "speak_notices": speak_notices}
+
+    def system_only(notice: tuple[str, str] | None = None) -> VoiceChain:
+        reason = system.is_available()
+        if reason is not None:
+            raise ModelError(f"No voice can speak on this computer: {reason}",
+                             "Install espeak-ng (Linux) or a system voice, or use --no-speech.")
+        return VoiceChain([system], notice=notice, **options)  # type: ignore[arg-type]
+
+    if engine == "system":
+        return system_only()
+    speaker = orpheus if orpheus is not None else load_orpheus(settings)
+    reason = "Orpheus is not part of this installation." if speaker is None else speaker.is_available()
+    if engine == "orpheus":
+        if reason is not None:
+            raise ModelError(f"The Orpheus voice cannot speak: {reason}",
+                             "Install it with 'main.py models install orpheus-3b-0.1-ft', or use --engine system.")
+        return VoiceChain([speaker, system], **options)  # type: ignore[arg-type, list-item]
+    if reason is not None:
+        log.info("auto speech: system voice (%s)", reason)
+        return system_only()
+    try:
+        factor = orpheus_realtime_factor(speaker, settings)
+    except SpaceVoiceError as error:
+        return system_only(("probe-failed", f"The Orpheus voice could not start ({error.message}); "
+                                             "using the system voice."))
+    if factor < 1.0:
+        return system_only(("too-slow", f"This computer runs the Orpheus voice at {factor:.2f} times real time, "
+                                        "too slow to speak smoothly; using the system voice."))
+    return VoiceChain([speaker, system], **options)  # type: ignore[arg-type, list-item]
+
+
+def _voice_option(voice: str | None, settings: Any) -> tuple[str | None, Any]:
+    """``--voice`` names an Orpheus voice, or else a system voice: route it to the right place."""
+    if voice is None or voice.lower() in ORPHEUS_VOICES:
+        return (voice.lower() if voice else None), settings
+    from engine.settings import Settings
+
+    adjusted = Settings(getattr(settings, "as_dict", dict)())
+    adjusted.set("system_voice", voice)
+    return None, adjusted
+
+
+def say(text: str, settings: Any, *, out: Path | None = None, engine: str | None = None,
+        voice: str | None = None, on_notice: Notice | None = None) -> None:
+    """Speak ``text`` and return when it has been heard, or write it to the WAV file ``out`` instead."""
+    if not text or not text.strip():
+        raise InputError("There is nothing to say.", "Give the words to speak.")
+    if out is None:
+        output_device()  # no sound device: say so before any model loads
+    orpheus_voice, settings = _voice_option(voice, settings)
+    chain = choose_speaker(settings, engine or getattr(settings, "speech_engine", "auto"), on_notice=on_notice,
+                           speak_notices=out is None)
+    chunks = chain.synthesize(text, voice=orpheus_voice)
+    if out is not None:
+        seconds = write_wav(out, chunks)
+        log.info("wrote %.1f s of speech to %s", seconds, out)
+    else:
+        Player().play(chunks)
+
+
+class Narrator:
+    """Speaks in the background for the tray app: `speak` returns at once, `stop` silences at once.
+
+    A new `speak` interrupts the current one. The voice is chosen on first use, on the narrator's thread, so
+    creating a narrator loads nothing. Errors (no sound device, a broken voice) go to ``on_error``.
+    """
+
+    def __init__(self, settings: Any, *, speaker: Speaker | None = None, player: Player | None = None,
+                 engine: str | None = None, on_notice: Notice | None = None,
+                 on_error: Callable[[SpaceVoiceError], None] | None = None) -> None:
+        self.settings = settings
+        self.engine = engine
+        self.player = player or Player()
+        self.on_notice = on_notice
+        self.on_error = on_error or (lambda error: log.warning("%s", error))
+        self._speaker: Speaker | VoiceChain | None = speaker
+        self._lock = threading.Lock()
+        self._cancel = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    @property
+    def is_speaking(self) -> bool:
+        """True from `speak` until the speech has been heard, stopped or has failed."""
+        thread = self._thread
+        return thread is not None and thread.is_alive() and not self._cancel.is_set()
+
+    def speak(self, text: str) -> None:
+        """Start speaking ``text`` (interrupting anything being said) and return at once."""
+        with self._lock:
+            self.stop()
+            previous = self._thread
+            self._cancel = cancel = threading.Event()
+            self._thread = threading.Thread(target=self._run, args=(text, cancel, previous), name="narrator",
+                                            daemon=True)
+            self._thread.start()
+
+    def stop(self) -> None:
+        """Silence the current speech within one audio block; does nothing when quiet."""
+        self._cancel.set()
+        self.player.stop()
+
+    def wait(self, timeout: float | None = None) -> bool:
+        """Wait until the current speech ends; return True when it has."""
+        thread = self._thread
+        if thread is not None:
+            thread.join(timeout)
+            return not thread.is_alive()
+        return True
+
+    def _run(self, text: str, cancel: threading.Event, previous: threading.Thread | None) -> None:
+        if previous is not None:
+            previous.join()  # one player, one utterance at a time: the stopped one lets go within a block
+        try:
+            speaker = self._speaker
+            if speaker is None:
+                engine = self.engine or getattr(self.settings, "speech_engine", "auto")
+                speaker = self._speaker = choose_speaker(self.settings, engine, on_notice=self.on_notice)
+            if cancel.is_set():
+                return
+            self.player.play(self._until_cancelled(speaker.synthesize(text), cancel))
+        except SpaceVoiceError as error:
+            self.on_error(error)
+        except Exception:  # a thread must not die silently: tell the user in plain words, keep detail in the log
+            log.debug("narrator failed", exc_info=True)
+            self.on_error(SpaceVoiceError("Speech stopped because of an unexpected error.",
+                                          "Run with -vv for details."))
+
+    def _until_cancelled(self, chunks: Iterator[AudioChunk], cancel: threading.Event) -> Iterator[AudioChunk]:
+        try:
+            for chunk in chunks:
+                if cancel.is_set():
+                    self.player.stop()  # we are inside play(): this stop cannot be lost
+                    return
+                yield chunk
+        finally:
+            close = getattr(chunks, "close", None)
+            if close is not None:
+                close()

@@ -1,0 +1,300 @@
+"""Plays a stream of `AudioChunk`s through one continuous output stream, and stops at once; or writes a WAV file.
+
+Why one stream fed by a callback: separate playback calls per chunk leave gaps that click, and a blocking write
+cannot be interrupted. `Player.play` consumes the chunk generator as it arrives and pushes the samples into a
+queue; PortAudio's callback (10 ms blocks) drains it. `Player.stop` sets a flag the next callback sees: it
+aborts the stream, which drops what is still buffered, so the voice goes silent within one block plus the
+device's own latency. The time from `stop()` to that abort is kept in `last_stop_latency_s` (measured, not
+assumed).
+
+Chunks at another sample rate than the stream's are resampled (linear interpolation, continuous across
+chunks). `WavWriter` needs no sound device at all.
+"""
+
+from __future__ import annotations
+
+import collections
+import contextlib
+import logging
+import os
+import tempfile
+import threading
+import time
+import wave
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from engine.errors import DeviceError, InputError
+from engine.speech.base import AudioChunk
+
+log = logging.getLogger(__name__)
+
+NO_DEVICE_HINT = "Connect speakers or headphones, or write the speech to a file with --out FILE.wav."
+BLOCK_SECONDS = 0.010
+# Keep at most this much audio queued ahead of the speaker: a stopped utterance wastes no more synthesis.
+MAX_QUEUED_SECONDS = 2.0
+
+
+class StreamResampler:
+    """Linear-interpolation resampler that keeps its phase across chunks, so chunk edges do not click."""
+
+    def __init__(self, source_rate: int, target_rate: int) -> None:
+        self.source_rate = source_rate
+        self.target_rate = target_rate
+        self._step = source_rate / target_rate
+        self._pos = 0.0
+        self._prev: np.ndarray | None = None
+
+    def process(self, samples: np.ndarray) -> np.ndarray:
+        """Resample the next piece of the signal."""
+        samples = np.asarray(samples, dtype=np.float32)
+        if self.source_rate == self.target_rate:
+            return samples
+        x = samples if self._prev is None else np.concatenate([self._prev, samples])
+        last = len(x) - 1
+        if last < 1 or self._pos > last:
+            self._prev = x
+            return np.zeros(0, dtype=np.float32)
+        count = int(np.floor((last - self._pos) / self._step)) + 1
+        positions = self._pos + self._step * np.arange(count)
+        out = np.interp(positions, np.arange(len(x)), x).astype(np.float32)
+        self._pos = self._pos + self._step * count - last  # now relative to x[last], the next call's first sample
+        self._prev = x[last:]
+        return out
+
+
+def _sounddevice() -> Any:
+    try:
+        import sounddevice
+    except OSError as error:  # PortAudio itself is missing
+        raise DeviceError("SpaceVoice cannot reach the sound system (PortAudio is missing).", NO_DEVICE_HINT) from error
+    return sounddevice
+
+
+def output_device(device: int | str | None = None) -> dict[str, Any]:
+    """Describe the output device that would be used; raise `DeviceError` in plain words when there is none."""
+    sd = _sounddevice()
+    try:
+        info = sd.query_devices(device, kind="output")
+    except (sd.PortAudioError, ValueError) as error:
+        log.info("no output device: %s", error)
+        raise DeviceError("No sound output device was found.", NO_DEVICE_HINT) from error
+    if not info or int(info.get("max_output_channels", 0)) < 1:
+        raise DeviceError("No sound output device was found.", NO_DEVICE_HINT)
+    return dict(info)
+
+
+class Player:
+    """Plays chunk streams one at a time; `stop()` from any thread silences the current one at once."""
+
+    def __init__(self, device: int | str | None = None) -> None:
+        self.device = device
+        self._stop_requested = threading.Event()
+        self._finished = threading.Event()
+        self._lock = threading.Lock()
+        self._queue: collections.deque[np.ndarray] = collections.deque()
+        self._queued = 0
+        self._producer_done = False
+        self._stop_time: float | None = None
+        self._playing = False
+        self.last_stop_latency_s: float | None = None
+        self.underruns = 0
+        self.samples_played = 0
+
+    @property
+    def is_playing(self) -> bool:
+        """True while a stream is open and has not been stopped."""
+        return self._playing and not self._stop_requested.is_set()
+
+    def stop(self) -> None:
+        """Silence the current playback (if any) within one audio block; safe from any thread."""
+        if self._playing and not self._stop_requested.is_set():
+            self._stop_time = time.perf_counter()
+            self._stop_requested.set()
+
+    def play(self, chunks: Iterable[AudioChunk]) -> bool:
+        """Play ``chunks`` as they arrive; block until they have been heard. Return False when stopped."""
+        sd = _sounddevice()
+        info = output_device(self.device)
+        iterator = iter(chunks)
+        self._reset()
+        stream = None
+        resampler: StreamResampler | None = None
+        self._playing = True
+        try:
+            for chunk in iterator:
+                if self._stop_requested.is_set():
+                    break
+                if stream is None:
+                    rate = self._stream_rate(sd, chunk.sample_rate, info)
+                    resampler = StreamResampler(chunk.sample_rate, rate)
+                    stream = self._open(sd, rate)
+                assert resampler is not None
+                if chunk.sample_rate != resampler.source_rate:
+                    resampler = StreamResampler(chunk.sample_rate, resampler.target_rate)
+                self._push(resampler.process(chunk.samples))
+                if not stream.active and not self._stop_requested.is_set() and not self._finished.is_set():
+                    stream.start()
+                self._wait_for_room(resampler.target_rate)
+            with self._lock:
+                self._producer_done = True
+            if stream is not None:
+                if not stream.active and not self._finished.is_set() and not self._stop_requested.is_set():
+                    stream.start()
+                while not self._finished.wait(0.05):
+                    if self._stop_requested.is_set() and not stream.active:
+                        break
+        finally:
+            close = getattr(iterator, "close", None)
+            if close is not None:
+                close()  # tell the synthesizer to stop working on speech nobody will hear
+            if stream is not None:
+                with contextlib.suppress(Exception):
+                    stream.abort() if self._stop_requested.is_set() else stream.stop()
+                stream.close()
+            self._playing = False
+        return not self._stop_requested.is_set()
+
+    def _reset(self) -> None:
+        self._stop_requested.clear()
+        self._finished.clear()
+        with self._lock:
+            self._queue.clear()
+            self._queued = 0
+            self._producer_done = False
+        self._stop_time = None
+        self.underruns = 0
+        self.samples_played = 0
+
+    def _stream_rate(self, sd: Any, wanted: int, info: dict[str, Any]) -> int:
+        try:
+            sd.check_output_settings(device=self.device, samplerate=wanted, channels=1, dtype="float32")
+            return wanted
+        except (sd.PortAudioError, ValueError):
+            rate = int(info.get("default_samplerate") or 48000)
+            log.info("output device refuses %d Hz; resampling to %d Hz", wanted, rate)
+            return rate
+
+    def _open(self, sd: Any, rate: int) -> Any:
+        try:
+            return sd.OutputStream(samplerate=rate, channels=1, dtype="float32", device=self.device,
+                                   blocksize=max(1, int(rate * BLOCK_SECONDS)), latency="low",
+                                   callback=self._callback, finished_callback=self._finished.set)
+        except sd.PortAudioError as error:
+            log.info("cannot open output stream: %s", error)
+            raise DeviceError("The sound output device could not be opened.",
+                              "Check that no other program holds it, or use --out FILE.wav.") from error
+
+    def _push(self, samples: np.ndarray) -> None:
+        if len(samples):
+            with self._lock:
+                self._queue.append(samples)
+                self._queued += len(samples)
+
+    def _wait_for_room(self, rate: int) -> None:
+        while self._queued > MAX_QUEUED_SECONDS * rate and not self._stop_requested.is_set():
+            self._stop_requested.wait(0.02)
+
+    def _callback(self, outdata: np.ndarray, frames: int, time_info: Any, status: Any) -> None:
+        import sounddevice as sd  # already imported by play(); the callback must not raise ImportError
+
+        if self._stop_requested.is_set():
+            outdata.fill(0)
+            if self._stop_time is not None:
+                self.last_stop_latency_s = time.perf_counter() - self._stop_time
+            raise sd.CallbackAbort
+        filled = 0
+        with self._lock:
+            while filled < frames and self._queue:
+                head = self._queue[0]
+                take = min(frames - filled, len(head))
+                outdata[filled:filled + take, 0] = head[:take]
+                filled += take
+                if take == len(head):
+                    self._queue.popleft()
+                else:
+                    self._queue[0] = head[take:]
+            self._queued -= filled
+            done = self._producer_done and not self._queue
+        self.samples_played += filled
+        if filled < frames:
+            outdata[filled:].fill(0)
+            if done:
+                raise sd.CallbackStop  # lets the buffered end play out, then finished_callback fires
+            self.underruns += 1
+
+
+class WavWriter:
+    """Writes chunks to a 16-bit mono WAV file; the file appears complete or not at all. Needs no sound device."""
+
+    def __init__(self, path: Path | str) -> None:
+        self.path = Path(path)
+        self.sample_rate: int | None = None
+        self.frames = 0
+        self._resampler: StreamResampler | None = None
+        folder = self.path.parent
+        try:
+            fd, tmp = tempfile.mkstemp(prefix=f".{self.path.name}.", suffix=".part", dir=folder)
+        except OSError as error:
+            raise InputError(f"SpaceVoice cannot write the speech to {self.path} ({error.strerror}).",
+                             "Choose a folder that exists and that you can write to.") from error
+        self._tmp = Path(tmp)
+        self._file = os.fdopen(fd, "wb")
+        self._wave: wave.Wave_write | None = None
+
+    def write(self, chunk: AudioChunk) -> None:
+        """Append one chunk (resampled to the first chunk's rate if it differs)."""
+        if self._wave is None:
+            self._start(chunk.sample_rate)
+        assert self._wave is not None and self._resampler is not None and self.sample_rate is not None
+        if chunk.sample_rate != self._resampler.source_rate:
+            self._resampler = StreamResampler(chunk.sample_rate, self.sample_rate)
+        samples = self._resampler.process(chunk.samples)
+        pcm = (np.clip(samples, -1.0, 1.0) * 32767.0).astype("<i2")
+        self._wave.writeframes(pcm.tobytes())
+        self.frames += len(pcm)
+
+    def _start(self, rate: int) -> None:
+        self.sample_rate = rate
+        self._resampler = StreamResampler(rate, rate)
+        self._wave = wave.open(self._file, "wb")  # noqa: SIM115 - closed in close()
+        self._wave.setnchannels(1)
+        self._wave.setsampwidth(2)
+        self._wave.setframerate(rate)
+
+    def close(self) -> None:
+        """Finish the file and move it into place."""
+        if self._wave is None:
+            self._start(24000)  # nothing was said: still a valid, empty WAV file
+        assert self._wave is not None
+        self._wave.close()
+        self._file.close()
+        os.replace(self._tmp, self.path)
+
+    def discard(self) -> None:
+        """Drop the partial file (after an error)."""
+        with contextlib.suppress(Exception):
+            self._file.close()
+        with contextlib.suppress(OSError):
+            self._tmp.unlink()
+
+    @property
+    def seconds(self) -> float:
+        """Duration written so far."""
+        return self.frames / float(self.sample_rate) if self.sample_rate else 0.0
+
+
+def write_wav(path: Path | str, chunks: Iterable[AudioChunk]) -> float:
+    """Write ``chunks`` to ``path`` as WAV; return the duration in seconds. A failure leaves no partial file."""
+    writer = WavWriter(path)
+    try:
+        for chunk in chunks:
+            writer.write(chunk)
+        writer.close()
+    except BaseException:
+        writer.discard()
+        raise
+    return writer.seconds

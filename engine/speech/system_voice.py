@@ -1,0 +1,243 @@
+"""The system voice: espeak-ng on Linux, SAPI5 (Windows) or NSSS (macOS) through pyttsx3, rendered to PCM.
+
+The voice never plays sound itself: it yields `AudioChunk`s that our `Player` plays (or a `WavWriter` saves), so
+stop works the same as for Orpheus. Two backends behind one `SystemVoice`:
+
+* ``espeak-ng`` (Linux default): ``espeak-ng --stdout`` in a subprocess, text on stdin (so text starting with
+  "-" is never read as an option), WAV read from its stdout as it is produced. Measured here: first audio about
+  10-20 ms after the call, and a stopped utterance simply kills the process. pyttsx3's own Linux driver is not
+  used: its ``say`` shells out to ``aplay`` (silent without a sound card), its ``save_to_file`` writes nothing on
+  the first ``runAndWait`` after ``init`` and prints "Audio saved to ..." on stdout, and it only returns audio
+  once the whole text is rendered.
+* ``pyttsx3`` (Windows, macOS, or Linux without the espeak-ng program): ``save_to_file`` into a fresh temporary
+  WAV per sentence, never ``say`` (a later ``say`` would overwrite that file). pyttsx3 engines are not
+  thread-safe and ``runAndWait`` can hang, so one dedicated thread owns the engine and every job has a timeout;
+  a hung engine is abandoned and a new one started for the next job.
+
+Voice and rate come from the settings ``system_voice`` (name or id; empty: the system default) and ``rate``
+(words per minute). Orpheus' inline tags such as ``<laugh>`` are removed: a system voice would read them out.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import queue
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+import wave
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from engine.errors import DeviceError, InputError, SpaceVoiceError
+from engine.speech.base import AudioChunk
+
+log = logging.getLogger(__name__)
+
+_TAG = re.compile(r"<\s*(laugh|chuckle|sigh|cough|sniffle|groan|yawn|gasp)\s*>", re.IGNORECASE)
+CHUNK_SECONDS = 0.1
+DEFAULT_RATE = 180
+
+
+def strip_tags(text: str) -> str:
+    """Remove Orpheus' emotion tags, which a system voice would read out as words."""
+    return re.sub(r"\s{2,}", " ", _TAG.sub(" ", text)).strip()
+
+
+def pcm_to_float(data: bytes, sample_width: int, channels: int = 1) -> np.ndarray:
+    """Convert little-endian PCM bytes (8, 16 or 32 bit) to mono float32 in [-1, 1]."""
+    if sample_width == 1:
+        samples = (np.frombuffer(data, dtype=np.uint8).astype(np.float32) - 128.0) / 128.0
+    elif sample_width == 2:
+        samples = np.frombuffer(data, dtype="<i2").astype(np.float32) / 32768.0
+    elif sample_width == 4:
+        samples = np.frombuffer(data, dtype="<i4").astype(np.float32) / 2147483648.0
+    else:
+        raise ValueError(f"unsupported sample width {sample_width}")
+    if channels > 1:
+        samples = samples[: len(samples) - len(samples) % channels].reshape(-1, channels).mean(axis=1)
+    return samples.astype(np.float32)
+
+
+class SystemVoice:
+    """The operating system's voice as a `Speaker`. ``backend`` forces "espeak-ng" or "pyttsx3"."""
+
+    name = "system"
+
+    def __init__(self, settings: Any = None, *, backend: str | None = None) -> None:
+        self.default_voice = str(getattr(settings, "system_voice", "") or "")
+        self.default_rate = int(getattr(settings, "rate", DEFAULT_RATE) or DEFAULT_RATE)
+        self.backend = backend or ("espeak-ng" if sys.platform.startswith("linux") and _espeak_ng() else "pyttsx3")
+        self._pyttsx3: Pyttsx3Renderer | None = None
+
+    def is_available(self) -> str | None:
+        """``None`` when this voice can speak here, else the reason (cheap: no speech is made)."""
+        if self.backend == "espeak-ng":
+            return None if _espeak_ng() else "The espeak-ng program is not installed."
+        try:
+            import pyttsx3  # noqa: F401
+        except ImportError:
+            return "The pyttsx3 package is not installed."
+        return None
+
+    def synthesize(self, text: str, *, voice: str | None = None, rate: int | None = None) -> Iterator[AudioChunk]:
+        """Yield PCM chunks of ``text`` spoken by the system voice."""
+        text = strip_tags(text)
+        if not text:
+            return
+        voice = voice if voice is not None else self.default_voice
+        rate = max(80, min(450, int(rate or self.default_rate)))
+        if self.backend == "espeak-ng":
+            yield from _espeak_ng_stream(text, voice, rate)
+            return
+        if self._pyttsx3 is None:
+            self._pyttsx3 = Pyttsx3Renderer()
+        yield from self._pyttsx3.render(text, voice, rate)
+
+
+def _espeak_ng() -> str | None:
+    return shutil.which("espeak-ng")
+
+
+def _espeak_ng_stream(text: str, voice: str, rate: int) -> Iterator[AudioChunk]:
+    program = _espeak_ng()
+    if program is None:
+        raise DeviceError("The system voice is not installed (espeak-ng is missing).",
+                          "Install the espeak-ng package, or choose another voice.")
+    command = [program, "--stdout", "-b", "1", "-s", str(rate)]
+    if voice:
+        command += ["-v", voice]
+    process = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    assert process.stdin is not None and process.stdout is not None and process.stderr is not None
+    stdin = process.stdin
+    # Feed stdin from a thread: espeak-ng may fill its stdout pipe before it has read all of a long text.
+    feeder = threading.Thread(target=_feed, args=(stdin, text.encode("utf-8")), daemon=True)
+    feeder.start()
+    try:
+        header = process.stdout.read(44)
+        if len(header) < 44 or header[:4] != b"RIFF" or header[36:40] != b"data":
+            process.wait(10)
+            detail = process.stderr.read().decode("utf-8", "replace").strip()
+            log.info("espeak-ng failed (exit %s): %s", process.returncode, detail)
+            if "voice" in detail.lower():
+                raise InputError(f"The system voice '{voice}' is not installed.",
+                                 "Run 'espeak-ng --voices' to list voices, or leave the system voice setting empty.")
+            raise DeviceError("The system voice failed to speak.", "Run again with -vv for details.")
+        rate_hz = int.from_bytes(header[24:28], "little")
+        width = int.from_bytes(header[34:36], "little") // 8
+        step = max(width, int(rate_hz * CHUNK_SECONDS) * width)
+        pending = b""
+        while True:
+            data = process.stdout.read1(step) if hasattr(process.stdout, "read1") else process.stdout.read(step)
+            if not data:
+                break
+            pending += data
+            usable = len(pending) - len(pending) % width
+            if usable:
+                yield AudioChunk(pcm_to_float(pending[:usable], width), rate_hz)
+                pending = pending[usable:]
+        process.wait(10)
+    finally:
+        # Reached on normal end, on error, and when the listener stopped (the generator is closed early).
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+        for stream in (process.stdout, process.stderr):
+            stream.close()
+
+
+def _feed(stdin: Any, data: bytes) -> None:
+    with contextlib.suppress(OSError):  # the process was killed because the listener stopped
+        stdin.write(data)
+        stdin.close()
+
+
+class Pyttsx3Renderer:
+    """Owns one pyttsx3 engine on its own thread and renders text to WAV files there, with a timeout."""
+
+    def __init__(self, timeout_s: float = 30.0) -> None:
+        self.timeout_s = timeout_s
+        self._jobs: queue.Queue[tuple[str, str, int, Path, queue.Queue[BaseException | None]]] = queue.Queue()
+        self._thread = threading.Thread(target=self._run, name="pyttsx3-owner", daemon=True)
+        self._thread.start()
+
+    def render(self, text: str, voice: str, rate: int) -> Iterator[AudioChunk]:
+        """Render ``text`` in the owner thread, then yield it in 100 ms chunks."""
+        fd, name = tempfile.mkstemp(prefix="spacevoice-", suffix=".wav")
+        os.close(fd)
+        path = Path(name)
+        done: queue.Queue[BaseException | None] = queue.Queue()
+        try:
+            self._jobs.put((text, voice, rate, path, done))
+            try:
+                error = done.get(timeout=self.timeout_s + len(text) / 20)
+            except queue.Empty:
+                # A hung engine: leave it to its daemon thread and start afresh next time.
+                self._jobs = queue.Queue()
+                self._thread = threading.Thread(target=self._run, name="pyttsx3-owner", daemon=True)
+                self._thread.start()
+                raise DeviceError("The system voice did not respond.", "Try again, or restart SpaceVoice.") from None
+            if isinstance(error, SpaceVoiceError):
+                raise error
+            if error is not None:
+                raise DeviceError("The system voice failed to speak.", "Run again with -vv for details.") from error
+            yield from read_wav_chunks(path)
+        finally:
+            with contextlib.suppress(OSError):
+                path.unlink()
+
+    def _run(self) -> None:
+        jobs = self._jobs
+        engine = None
+        while True:
+            text, voice, rate, path, done = jobs.get()
+            try:
+                if engine is None:
+                    import pyttsx3
+
+                    engine = pyttsx3.init()
+                engine.setProperty("rate", rate)
+                if voice:
+                    engine.setProperty("voice", _pyttsx3_voice_id(engine, voice))
+                for _attempt in range(2):
+                    # pyttsx3's espeak driver loses the first job after init; a second run writes it.
+                    engine.save_to_file(text, str(path))
+                    engine.runAndWait()
+                    if path.exists() and path.stat().st_size > 44:
+                        break
+                done.put(None)
+            except Exception as error:  # handed to the caller's thread, which explains it
+                log.debug("pyttsx3 failed", exc_info=True)
+                done.put(error)
+
+
+def _pyttsx3_voice_id(engine: Any, wanted: str) -> str:
+    voices = engine.getProperty("voices") or []
+    for candidate in voices:
+        if wanted.lower() in (str(candidate.id).lower(), str(candidate.name).lower()):
+            return str(candidate.id)
+    for candidate in voices:
+        if wanted.lower() in str(candidate.name).lower():
+            return str(candidate.id)
+    raise InputError(f"The system voice '{wanted}' is not installed.",
+                     "Leave the system voice setting empty to use the default voice.")
+
+
+def read_wav_chunks(path: Path, chunk_seconds: float = CHUNK_SECONDS) -> Iterator[AudioChunk]:
+    """Yield a PCM WAV file as mono float chunks of about ``chunk_seconds``."""
+    with wave.open(str(path), "rb") as source:
+        rate, width, channels = source.getframerate(), source.getsampwidth(), source.getnchannels()
+        frames = max(1, int(rate * chunk_seconds))
+        while True:
+            data = source.readframes(frames)
+            if not data:
+                break
+            yield AudioChunk(pcm_to_float(data, width, channels), rate)
