@@ -50,6 +50,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     parser.add_argument("--wav", type=Path, metavar="FILE.wav", help="keep the rendered speech in this file")
     parser.add_argument("--expect-provider", action="append", default=[], metavar="NAME",
                         help="fail unless onnxruntime offers this provider (e.g. CUDAExecutionProvider)")
+    parser.add_argument("--device", choices=("auto", "cuda", "directml", "cpu"),
+                        help="where models run for this test (default: the device setting)")
     parser.set_defaults(func=run)
 
 
@@ -270,6 +272,8 @@ def run(args: argparse.Namespace) -> int:
                                  "expect_providers": list(args.expect_provider)}
         with fresh_home(not args.user_data), watch_error_output() as seen:
             state["settings"] = Settings.load()
+            if args.device:
+                state["settings"].set("device", args.device)
             report = [_run_check(name, check, state, failures) for name, check in CHECKS]
     for line in report:
         print(line)
