@@ -21,9 +21,9 @@ from dataclasses import dataclass
 from engine.describe import TextLine
 
 # A gap between two words wider than this many line heights separates two columns, not two words.
-GAP_FACTOR = 2.0
+GAP_FACTOR = 2.5
 # The narrowest empty vertical strip, in median line heights, that counts as a gutter between columns.
-GUTTER_FACTOR = 1.0
+GUTTER_FACTOR = 2.0
 
 
 @dataclass(frozen=True)
@@ -45,12 +45,22 @@ def join_words(words: Sequence[Word]) -> TextLine:
     return TextLine(" ".join(w.text for w in words), (left, top, right - left, bottom - top), round(confidence, 3))
 
 
-def split_wide_gaps(words: Sequence[Word], factor: float = GAP_FACTOR) -> list[TextLine]:
-    """Turn the words of one engine line (left to right) into one or more line pieces, cut at wide gaps."""
+def line_height(lines: Sequence[Sequence[Word]]) -> float:
+    """The typical height of a line of text: the median over lines of their tallest word."""
+    heights = sorted(max(w.box[3] for w in line) for line in lines if line)
+    return float(heights[len(heights) // 2]) if heights else 0.0
+
+
+def split_wide_gaps(words: Sequence[Word], height: float | None = None, factor: float = GAP_FACTOR) -> list[TextLine]:
+    """Turn the words of one engine line (left to right) into one or more line pieces, cut at wide gaps.
+
+    ``height`` is the page's typical line height (`line_height`); a single line's own height varies with its
+    letters (no ascender, no descender) and would make the cut depend on the words.
+    """
     ordered = sorted(words, key=lambda w: w.box[0])
     if not ordered:
         return []
-    height = max(w.box[3] for w in ordered)
+    height = max(height or 0.0, max(w.box[3] for w in ordered))
     pieces: list[list[Word]] = [[ordered[0]]]
     for previous, word in itertools.pairwise(ordered):
         gap = word.box[0] - (previous.box[0] + previous.box[2])
@@ -71,33 +81,67 @@ def reading_order(lines: Sequence[TextLine]) -> list[TextLine]:
 
 
 def _order(lines: list[TextLine], gutter: float) -> list[TextLine]:
-    columns = _split_columns(lines, gutter)
-    if len(columns) > 1:
-        return [line for column in columns for line in _order(column, gutter)]
     rows = _split_rows(lines)
     if len(rows) == 1:
-        # One row with no gutter: overlapping pieces, read left to right.
+        # One row: pieces left to right.
         return sorted(rows[0], key=lambda line: (line.box[0], line.box[1]))
     ordered: list[TextLine] = []
-    group: list[TextLine] = []
-    for row in rows:
-        if group and not _split_columns_possible(group + row, gutter):
-            ordered.extend(_finish(group, gutter))
-            group = []
-        group = group + row
-    ordered.extend(_finish(group, gutter))
+    for group in _group_rows(rows, gutter):
+        columns = _split_columns([line for row in group for line in row], gutter)
+        if len(group) > 1 and len(columns) > 1:
+            ordered.extend(line for column in columns for line in _order(column, gutter))
+        else:
+            # No gutter: rows top to bottom, each row left to right.
+            ordered.extend(line for row in group for line in sorted(row, key=lambda line: line.box[0]))
     return ordered
 
 
-def _finish(group: list[TextLine], gutter: float) -> list[TextLine]:
-    if len(_split_columns(group, gutter)) > 1:
-        return _order(group, gutter)
-    # No gutter: rows top to bottom, each row left to right.
-    return [line for row in _split_rows(group) for line in sorted(row, key=lambda line: line.box[0])]
+def _group_rows(rows: list[list[TextLine]], gutter: float) -> list[list[list[TextLine]]]:
+    """Consecutive rows that together keep a gutter form a group; the others stand alone."""
+    groups: list[list[list[TextLine]]] = []
+    group: list[list[TextLine]] = []
+    for row in rows:
+        if group and len(_split_columns([line for r in (*group, row) for line in r], gutter)) < 2:
+            groups.extend(_trim(group, gutter))
+            group = []
+        group.append(row)
+    groups.extend(_trim(group, gutter))
+    return groups
 
 
-def _split_columns_possible(lines: list[TextLine], gutter: float) -> bool:
-    return len(_split_columns(lines, gutter)) > 1
+def _trim(group: list[list[TextLine]], gutter: float) -> list[list[list[TextLine]]]:
+    """Part a group into (lead, columns, trail): rows on one side of the gutter only, set apart by more space
+    than any gap between the rows that span both columns, are a heading or a footer, not part of a column."""
+    if len(group) < 2:
+        return [group]
+    columns = _split_columns([line for row in group for line in row], gutter)
+    if len(columns) < 2:
+        return [group]
+    column_of = {id(line): index for index, column in enumerate(columns) for line in column}
+    spanning = [i for i, row in enumerate(group) if len({column_of[id(line)] for line in row}) > 1]
+    if not spanning:
+        return [group]
+    first, last = spanning[0], spanning[-1]
+    gaps = [_top(group[i + 1]) - _bottom(group[i]) for i in range(len(group) - 1)]
+    heights = sorted(line.box[3] for row in group for line in row)
+    # A gap this wide (wider than any inside the columns, and than a line) separates a heading or footer.
+    wide = max([*gaps[first:last], heights[len(heights) // 2]]) * 1.25
+    end = last + 1
+    while end < len(group) and gaps[end - 1] <= wide:
+        end += 1
+    start = first
+    while start > 0 and gaps[start - 1] <= wide:
+        start -= 1
+    parts = [group[:start], group[start:end], *([group[end:]] if end < len(group) else [])]
+    return [part for part in parts if part]
+
+
+def _top(row: list[TextLine]) -> int:
+    return min(line.box[1] for line in row)
+
+
+def _bottom(row: list[TextLine]) -> int:
+    return max(line.box[1] + line.box[3] for line in row)
 
 
 def _split_columns(lines: list[TextLine], gutter: float) -> list[list[TextLine]]:

@@ -19,7 +19,7 @@ from engine.describe import TextLine, TextSummary
 from engine.errors import InputError
 from engine.frames import Frame, blank_reason
 from engine.text.backend import OcrBackend
-from engine.text.layout import Word, reading_order, split_wide_gaps
+from engine.text.layout import Word, line_height, reading_order, split_wide_gaps
 from engine.text.summary import caption_contradicts_text, summarize_lines
 
 log = logging.getLogger(__name__)
@@ -34,6 +34,8 @@ NOISE_CONFIDENCE = 0.6
 # A line whose words average below this is dropped as a misread (a photo, a pattern, a foreign script).
 LINE_CONFIDENCE = 0.35
 _ALNUM = re.compile(r"\w", re.UNICODE)
+# Lines and frames drawn around widgets; spoken, they are only noise ("vertical bar Save vertical bar").
+_BORDER = re.compile(r"[|¦│┃‖_—–=\[\]{}()<>/\\~-]+")
 
 
 def prepare(image: np.ndarray) -> tuple[np.ndarray, float]:
@@ -55,8 +57,10 @@ def prepare(image: np.ndarray) -> tuple[np.ndarray, float]:
 
 
 def clean_words(words: Sequence[Word]) -> list[Word]:
-    """Drop the words that are noise rather than text."""
-    return [w for w in words if w.text.strip() and (w.confidence >= NOISE_CONFIDENCE or _ALNUM.search(w.text))]
+    """Drop the words that are noise rather than text: borders of buttons and boxes read as ``|`` or ``_``,
+    and doubtful words with no letter or digit."""
+    return [w for w in words if w.text.strip() and not _BORDER.fullmatch(w.text)
+            and (w.confidence >= NOISE_CONFIDENCE or _ALNUM.search(w.text))]
 
 
 class TextReader:
@@ -88,9 +92,10 @@ class TextReader:
         engine_lines = self.backend.recognise(gray)
         lines: list[TextLine] = []
         dropped = 0
-        for engine_line in engine_lines:
-            words = clean_words(engine_line)
-            for piece in split_wide_gaps(words):
+        cleaned = [clean_words(engine_line) for engine_line in engine_lines]
+        height = line_height(cleaned)
+        for words in cleaned:
+            for piece in split_wide_gaps(words, height):
                 if piece.confidence < LINE_CONFIDENCE:
                     dropped += 1
                     continue

@@ -1,0 +1,135 @@
+"""Text read from real programs on a real X display (Xvfb): xterm, a Qt dialog, a page in headless Chromium.
+
+Each test checks what a listener would notice: the words (character error rate at most 3%) and their order.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from engine.frames import Frame
+from engine.text import TextReader, load_text_stage, read_text
+from tests.engine.text.screens import (
+    character_error_rate,
+    chromium_command,
+    chromium_screenshot,
+    grab_screen,
+    qt_dialog,
+    running,
+    settle,
+    wait_for_window,
+    xterm_showing,
+)
+
+pytestmark = pytest.mark.gui
+
+MAX_CER = 0.03
+
+TERMINAL_TEXT = """\
+$ git status
+On branch main
+Your branch is up to date with 'origin/main'.
+Changes not staged for commit:
+        modified:   engine/text/layout.py
+        modified:   README.md
+$ cat notes.txt
+Meeting moved to Thursday at 10:30 in room 4B.
+Bring the signed invoice (total $1,284.50) and two copies of the plan.
+Call Dr. Ahmed back before 5 pm: 0161 496 0000.
+"""
+
+
+@pytest.fixture(scope="module")
+def reader() -> TextReader:
+    """The default text stage (Tesseract here)."""
+    return load_text_stage()
+
+
+def _read(reader: TextReader, frame: Frame) -> str:
+    return read_text(frame, reader).text
+
+
+@pytest.mark.parametrize("theme", [("white", "black"), ("#1e1e1e", "#d4d4d4")], ids=["light", "dark"])
+def test_terminal_text_is_read_with_few_errors(x_display: str, tmp_path: Path, reader: TextReader,
+                                               theme: tuple[str, str]) -> None:
+    text_file = tmp_path / "terminal.txt"
+    text_file.write_text(TERMINAL_TEXT)
+    args = xterm_showing(text_file, "terminal-under-test")
+    args[args.index("-bg") + 1], args[args.index("-fg") + 1] = theme
+    with running(args):
+        wait_for_window("terminal-under-test")
+        settle()
+        frame = grab_screen()
+    got = _read(reader, frame)
+    assert character_error_rate(TERMINAL_TEXT, got) <= MAX_CER, got
+    # Lines come out in the order the terminal shows them.
+    assert got.index("git status") < got.index("Thursday") < got.index("Dr. Ahmed")
+
+
+def test_qt_dialog_message_then_buttons_left_to_right(x_display: str, reader: TextReader) -> None:
+    message = ["Do you want to save the changes you made to report.txt?",
+               "Your changes will be lost if you close without saving."]
+    buttons = ["Save", "Discard", "Cancel"]
+    with running(qt_dialog("dialog-under-test", message, buttons), env=_qt_env()):
+        wait_for_window("dialog-under-test")
+        settle(1.0)
+        frame = grab_screen()
+    result = read_text(frame, reader)
+    expected = "\n".join([*message, " ".join(buttons)])
+    assert character_error_rate(expected, result.text) <= MAX_CER, result.text
+    positions = [result.text.index(word) for word in ("Do you want", "Your changes", "Save", "Discard", "Cancel")]
+    assert positions == sorted(positions), result.text
+    # Each button is found where it is drawn: left to right along one row.
+    boxes = {line.text: line.box for line in result.lines if line.text in buttons}
+    assert set(boxes) == set(buttons), [line.text for line in result.lines]
+    assert boxes["Save"][0] < boxes["Discard"][0] < boxes["Cancel"][0]
+
+
+def _qt_env() -> dict[str, str]:
+    import os
+
+    return {**os.environ, "QT_QPA_PLATFORM": "xcb"}
+
+
+COLUMNS_PAGE = """<!doctype html><html><head><meta charset="utf-8"><style>
+body { font-family: 'DejaVu Sans', sans-serif; font-size: 17px; margin: 48px; color: #202020; background: #fff; }
+h1 { font-size: 34px; margin: 0 0 28px 0; }
+.cols { display: flex; gap: 96px; }
+.cols div { flex: 1; }
+footer { margin-top: 40px; font-size: 15px; }
+</style></head><body>
+<h1>Harbour Town Weekly</h1>
+<div class="cols">
+<div><p>The ferry timetable changes on Monday.</p><p>Boats leave every forty minutes until late evening.</p>
+<p>Tickets can be bought on board with a card.</p></div>
+<div><p>The library reopens after its long repair.</p><p>Children's reading hour is back on Saturday mornings.</p>
+<p>Volunteers are welcome at the front desk.</p></div>
+</div>
+<footer>Printed by the harbour council.</footer>
+</body></html>
+"""
+LEFT = ("The ferry timetable changes on Monday. Boats leave every forty minutes until late evening. "
+        "Tickets can be bought on board with a card.")
+RIGHT = ("The library reopens after its long repair. Children's reading hour is back on Saturday mornings. "
+         "Volunteers are welcome at the front desk.")
+
+
+def test_chromium_two_column_page_reads_column_by_column(tmp_path: Path, reader: TextReader) -> None:
+    if chromium_command() is None:
+        pytest.skip("Chromium is not installed (scripts/bootstrap.sh installs it)")
+    page = tmp_path / "page.html"
+    page.write_text(COLUMNS_PAGE, encoding="utf-8")
+    image = chromium_screenshot(page, tmp_path / "page.png")
+    result = read_text(Frame(image, "screen", window_title="Harbour Town Weekly - Chromium"), reader)
+    expected = " ".join(["Harbour Town Weekly", LEFT, RIGHT, "Printed by the harbour council."])
+    assert character_error_rate(expected, result.text) <= MAX_CER, result.text
+    text = " ".join(result.text.split())
+    # The whole left column before the right one, the heading first and the footer last.
+    assert text.index("Harbour") < text.index("ferry") < text.index("on board") < text.index("library")
+    assert text.index("front desk") < text.index("Printed")
+    summary = reader.summarize(result.lines, Frame(image, "screen", window_title="Harbour Town Weekly - Chromium"))
+    assert summary.dominates
+    assert summary.spoken.startswith("Window: Harbour Town Weekly - Chromium. Heading: Harbour Town Weekly.")
+    assert "more lines" in summary.spoken
