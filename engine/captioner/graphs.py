@@ -1,0 +1,217 @@
+"""Prepare the decoder graph once so that every generated token does only per-token work.
+
+Optimum's decoder graphs recompute, at every step, everything that depends only on the image: GPT-2's
+cross-attention keys and values over all image patches, in every layer. For vit-gpt2 that is ~2.8 GFLOP per
+token, more than the rest of the step. `split_decoder` cuts the graph in two, generically (no model-specific
+node names): the *image part* (every node whose inputs derive only from ``encoder_hidden_states`` and weights)
+becomes a small model run once per picture, and the *step part* takes its results as inputs. Weights move with
+the nodes that use them, so nothing is duplicated.
+
+Only the KV-cache decoder is kept: ``decoder_with_past_model.onnx`` as is, or the cache branch of
+``decoder_model_merged.onnx``. The first token runs it with an empty cache, so the no-cache graph is never loaded.
+
+The prepared pair is cached on disk (keyed by the source file's size and time) because parsing and splitting a
+500 MB graph takes seconds and memory that a second start should not pay again.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from engine.errors import ModelError
+
+log = logging.getLogger(__name__)
+
+IMAGE_INPUT = "encoder_hidden_states"
+FORMAT_VERSION = "1"
+_DAMAGED_HINT = "Download it again with: main.py models download NAME, or check it with: main.py models verify"
+
+
+@dataclass(frozen=True)
+class PreparedDecoder:
+    """The decoder, split: ``image_part`` (run once per picture) and ``step_part`` (run per token).
+
+    ``image_part`` is ``None`` when nothing could be hoisted; then ``step_part`` still takes
+    ``encoder_hidden_states`` directly. ``batched`` names the image-part outputs whose first axis is the batch.
+    """
+
+    image_part: Path | bytes | None
+    step_part: Path | bytes
+    batched: frozenset[str]
+
+
+def _load(path: Path) -> Any:
+    import onnx
+
+    try:
+        return onnx.load(str(path), load_external_data=True)
+    except Exception as error:  # protobuf raises several unrelated types for a truncated file
+        raise ModelError(
+            f"The model file {path.name} could not be loaded: it is damaged or not an ONNX model.", _DAMAGED_HINT
+        ) from error
+
+
+def cache_branch(model: Any) -> Any:
+    """Return ``model`` itself, or for a merged decoder a standalone model of its ``use_cache_branch`` side."""
+    import onnx
+    from onnx import helper
+
+    graph = model.graph
+    if not any(i.name == "use_cache_branch" for i in graph.input):
+        return model
+    branch_node = next((n for n in graph.node if n.op_type == "If"), None)
+    if branch_node is None:
+        raise ModelError("The merged decoder has no cache branch; it is not an Optimum export.", _DAMAGED_HINT)
+    then_branch = next(a.g for a in branch_node.attribute if a.name == "then_branch")
+    # Nodes outside the If (rare) are kept; the If's outputs are renamed to the branch's outputs.
+    outer_nodes = [n for n in graph.node if n is not branch_node]
+    rename = {inner.name: outer for inner, outer in zip(then_branch.output, branch_node.output, strict=True)}
+    nodes = []
+    for node in [*outer_nodes, *then_branch.node]:
+        copy = onnx.NodeProto()
+        copy.CopyFrom(node)
+        for index, name in enumerate(copy.output):
+            if name in rename:
+                copy.output[index] = rename[name]
+        for index, name in enumerate(copy.input):
+            if name in rename:
+                copy.input[index] = rename[name]
+        nodes.append(copy)
+    inputs = [i for i in graph.input if i.name != "use_cache_branch"]
+    initializers = [*graph.initializer, *then_branch.initializer]
+    new_graph = helper.make_graph(nodes, graph.name, inputs, list(graph.output), initializers)
+    result = helper.make_model(new_graph, opset_imports=list(model.opset_import), ir_version=model.ir_version)
+    return result
+
+
+def _has_subgraph(node: Any) -> bool:
+    return any(a.HasField("g") or len(a.graphs) > 0 for a in node.attribute)
+
+
+def split_decoder_model(model: Any) -> tuple[Any | None, Any, frozenset[str]]:
+    """Split a KV-cache decoder into (image part or None, step part, batched image-part outputs)."""
+    import onnx
+    from onnx import helper
+
+    graph = model.graph
+    initializer_names = {t.name for t in graph.initializer}
+    graph_inputs = {i.name for i in graph.input}
+    if IMAGE_INPUT not in graph_inputs:
+        raise ModelError("The decoder does not take the picture's features; it is not a captioner.", _DAMAGED_HINT)
+    # static: derives from the image features (and weights) only; const: from weights only.
+    if any(_has_subgraph(node) for node in graph.node):
+        # Subgraphs can read outer names implicitly; splitting them safely is not worth the complexity.
+        return None, model, frozenset()
+    static: set[str] = {IMAGE_INPUT}
+    const: set[str] = set(initializer_names) | {""}
+    hoisted: list[Any] = []
+    kept: list[Any] = []
+    for node in graph.node:
+        inputs = set(node.input)
+        if not inputs <= (static | const):
+            kept.append(node)
+        elif inputs & static:
+            hoisted.append(node)
+            static.update(node.output)
+        else:
+            kept.append(node)
+            const.update(node.output)
+    if not hoisted:
+        return None, model, frozenset()
+    kept_inputs = {name for node in kept for name in node.input}
+    graph_outputs = {o.name for o in graph.output}
+    frontier = [t for t in dict.fromkeys(o for n in hoisted for o in n.output) if t in kept_inputs | graph_outputs]
+    # Constants consumed by hoisted nodes (e.g. reshape targets) are copied into the image part too.
+    const_nodes = [n for n in kept if set(n.input) <= const and n.output]
+    needed_consts = {name for n in hoisted for name in n.input} - static - initializer_names
+    image_const_nodes = _closure(const_nodes, needed_consts)
+    image_inputs = [i for i in graph.input if i.name == IMAGE_INPUT]
+    image_nodes = [*image_const_nodes, *hoisted]
+    used_by_image = {name for n in image_nodes for name in n.input}
+    used_by_step = {name for n in kept for name in n.input}
+    image_inits = [t for t in graph.initializer if t.name in used_by_image]
+    step_inits = [t for t in graph.initializer if t.name in used_by_step or t.name in graph_outputs]
+    placeholder = [helper.make_tensor_value_info(name, onnx.TensorProto.UNDEFINED, None) for name in frontier]
+    image_graph = helper.make_graph(image_nodes, "image_part", image_inputs, placeholder, image_inits)
+    image_model = helper.make_model(image_graph, opset_imports=list(model.opset_import), ir_version=model.ir_version)
+    inferred = onnx.shape_inference.infer_shapes(image_model)
+    types = {v.name: v for v in [*inferred.graph.value_info, *inferred.graph.output, *inferred.graph.input]}
+    frontier_info = []
+    batch_dim = _first_dim(next(i for i in graph.input if i.name == IMAGE_INPUT))
+    batched = set()
+    for name in frontier:
+        info = types.get(name)
+        if info is None or not info.type.tensor_type.elem_type:
+            log.info("decoder split skipped: the type of %s is unknown", name)
+            return None, model, frozenset()
+        frontier_info.append(info)
+        if batch_dim and len(info.type.tensor_type.shape.dim) >= 2 and _first_dim(info) == batch_dim:
+            batched.add(name)
+    del image_model.graph.output[:]
+    image_model.graph.output.extend(frontier_info)
+    # The step part still takes the image features when a per-token node reads them directly.
+    step_inputs = [i for i in graph.input if i.name != IMAGE_INPUT or IMAGE_INPUT in kept_inputs] + frontier_info
+    step_graph = helper.make_graph(kept, "step_part", step_inputs, list(graph.output), step_inits)
+    step_model = helper.make_model(step_graph, opset_imports=list(model.opset_import), ir_version=model.ir_version)
+    log.debug("decoder split: %d nodes run once per picture, %d per token", len(hoisted), len(kept))
+    return image_model, step_model, frozenset(batched)
+
+
+def _first_dim(info: Any) -> str:
+    dims = info.type.tensor_type.shape.dim
+    return dims[0].dim_param if dims else ""
+
+
+def _closure(const_nodes: list[Any], wanted: Iterable[str]) -> list[Any]:
+    """The constant nodes (in graph order) needed to compute ``wanted``."""
+    producer = {out: node for node in const_nodes for out in node.output}
+    needed: set[int] = set()
+    stack = [name for name in wanted if name in producer]
+    while stack:
+        node = producer[stack.pop()]
+        if id(node) in needed:
+            continue
+        needed.add(id(node))
+        stack.extend(name for name in node.input if name in producer)
+    return [n for n in const_nodes if id(n) in needed]
+
+
+def _cache_key(path: Path) -> str:
+    stat = path.stat()
+    raw = f"{FORMAT_VERSION}|{path.resolve()}|{stat.st_size}|{stat.st_mtime_ns}"
+    return hashlib.sha256(raw.encode()).hexdigest()[:24]
+
+
+def prepare_decoder(path: Path, cache_root: Path | None) -> PreparedDecoder:
+    """The split decoder for ``path``, from the on-disk cache when valid, else built (and cached when possible)."""
+    folder = cache_root / _cache_key(path) if cache_root is not None else None
+    if folder is not None and (folder / "step_part.onnx").is_file():
+        image = folder / "image_part.onnx"
+        marker = folder / "batched.txt"
+        names = frozenset(marker.read_text().split()) if marker.is_file() else frozenset()
+        return PreparedDecoder(image if image.is_file() else None, folder / "step_part.onnx", names)
+    model = cache_branch(_load(path))
+    image_model, step_model, batched = split_decoder_model(model)
+    del model
+    if folder is None:
+        image_bytes = image_model.SerializeToString() if image_model is not None else None
+        return PreparedDecoder(image_bytes, step_model.SerializeToString(), batched)
+    from engine.atomicfile import write_atomic
+
+    try:
+        # Written first to last: step_part.onnx is the marker of a complete cache entry.
+        if image_model is not None:
+            write_atomic(folder / "image_part.onnx", image_model.SerializeToString(), private=False)
+        write_atomic(folder / "batched.txt", " ".join(sorted(batched)).encode(), private=False)
+        write_atomic(folder / "step_part.onnx", step_model.SerializeToString(), private=False)
+    except OSError as error:
+        log.warning("cannot cache the prepared decoder in %s (%s); keeping it in memory", folder, error)
+        image_bytes = image_model.SerializeToString() if image_model is not None else None
+        return PreparedDecoder(image_bytes, step_model.SerializeToString(), batched)
+    return PreparedDecoder(folder / "image_part.onnx" if image_model is not None else None,
+                           folder / "step_part.onnx", batched)

@@ -1,0 +1,175 @@
+"""`Captioner`: an Optimum vision-encoder-decoder export run with onnxruntime, numpy and tokenizers only.
+
+Per picture: preprocess (numpy), the encoder once, the decoder's image part once (cross-attention keys and values,
+see `engine.captioner.graphs`), then one small step per token with the KV cache kept as onnxruntime values that
+are fed straight back (no copies through numpy, except when beam search reorders them).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from engine.captioner.decoding import Generated, GenerationSettings, generate
+from engine.captioner.graphs import IMAGE_INPUT, prepare_decoder
+from engine.captioner.layout import FIX_HINT, CaptionerFiles
+from engine.captioner.preprocess import ImagePreprocessor
+from engine.describe import Caption
+from engine.errors import ModelError
+from engine.runtime import create_session
+
+log = logging.getLogger(__name__)
+
+
+class _CachedDecoder:
+    """The `StepModel` of the decoding module over the prepared onnxruntime sessions, for one picture."""
+
+    def __init__(self, captioner: Captioner, features: np.ndarray) -> None:
+        import onnxruntime as ort
+
+        self._ort = ort
+        self._captioner = captioner
+        self._features = features
+        self._image_values: dict[str, np.ndarray] = {}
+        if captioner.image_session is not None:
+            names = [o.name for o in captioner.image_session.get_outputs()]
+            outputs = captioner.image_session.run(names, {IMAGE_INPUT: features})
+            self._image_values = dict(zip(names, outputs, strict=True))
+
+    def _image_feeds(self, batch: int) -> dict[str, Any]:
+        captioner = self._captioner
+        values = dict(self._image_values)
+        if batch > 1 and values and not captioner.image_outputs_repeatable:
+            # Some image-part output (a shape) encodes the batch size: recompute it for the whole beam.
+            assert captioner.image_session is not None
+            names = list(values)
+            repeated = np.repeat(self._features, batch, axis=0)
+            values = dict(zip(names, captioner.image_session.run(names, {IMAGE_INPUT: repeated}), strict=True))
+        elif batch > 1:
+            values = {k: np.repeat(v, batch, axis=0) if k in captioner.batched else v for k, v in values.items()}
+        if IMAGE_INPUT in captioner.step_inputs:
+            values[IMAGE_INPUT] = np.repeat(self._features, batch, axis=0) if batch > 1 else self._features
+        return {k: self._ort.OrtValue.ortvalue_from_numpy(v) for k, v in values.items()}
+
+    def start(self, batch: int) -> dict[str, Any]:
+        """Image feeds for ``batch`` sequences and an empty KV cache."""
+        # OrtValue.ortvalue_from_numpy keeps a reference to its array, so the arrays stay alive with the state.
+        state = self._image_feeds(batch)
+        for name, (heads, size) in self._captioner.past_shapes.items():
+            state[name] = self._ort.OrtValue.ortvalue_from_numpy(np.zeros((batch, heads, 0, size), dtype=np.float32))
+        return state
+
+    def step(self, tokens: np.ndarray, state: dict[str, Any]) -> tuple[np.ndarray, dict[str, Any]]:
+        """One decoder step; the present keys/values become the next step's past without a copy."""
+        captioner = self._captioner
+        ids = np.ascontiguousarray(tokens, dtype=np.int64)
+        feeds = dict(state)
+        feeds["input_ids"] = self._ort.OrtValue.ortvalue_from_numpy(ids)
+        outputs = captioner.step_session.run_with_ort_values(captioner.step_outputs, feeds)
+        logits = outputs[0].numpy()[:, -1, :]
+        new_state = {k: v for k, v in state.items() if k not in captioner.past_shapes}
+        for past_name, value in zip(captioner.past_shapes, outputs[1:], strict=True):
+            new_state[past_name] = value
+        return logits, new_state
+
+    def reorder(self, state: dict[str, Any], rows: np.ndarray) -> dict[str, Any]:
+        """Keep the cache rows of the beams that survive, in their new order."""
+        if np.array_equal(rows, np.arange(len(rows))):
+            return state
+        arrays = [np.ascontiguousarray(state[name].numpy()[rows]) for name in self._captioner.past_shapes]
+        new_state = dict(state)
+        for name, array in zip(self._captioner.past_shapes, arrays, strict=True):
+            new_state[name] = self._ort.OrtValue.ortvalue_from_numpy(array)
+        return new_state
+
+
+class Captioner:
+    """Captions pictures with an exported vision-encoder-decoder (ViT + GPT-2 and kin).
+
+    Thread-safe: one caption at a time per instance (onnxruntime sessions are shared, decoding state is not).
+    """
+
+    def __init__(
+        self, files: CaptionerFiles, *, device: str | None = None, threads: int = 0, cache_root: Path | None = None
+    ) -> None:
+        from tokenizers import Tokenizer
+
+        self.files = files
+        self.preprocess = ImagePreprocessor.from_config(files.preprocessor)
+        self.generation = GenerationSettings.from_configs(files.generation, files.config)
+        try:
+            self.tokenizer = Tokenizer.from_file(str(files.tokenizer))
+        except Exception as error:  # tokenizers raises a bare Exception for a damaged file
+            raise ModelError(f"The captioner's tokenizer.json in {files.folder.name} is damaged.", FIX_HINT) from error
+        self.encoder = create_session(files.encoder, device=device, threads=threads, name=files.encoder.name)
+        if [i.name for i in self.encoder.get_inputs()] != ["pixel_values"]:
+            raise ModelError(f"{files.encoder.name} is not an image encoder.", FIX_HINT)
+        prepared = prepare_decoder(files.decoder, cache_root)
+        self.image_session = None
+        if prepared.image_part is not None:
+            self.image_session = create_session(
+                prepared.image_part, device=device, threads=threads, name=f"{files.decoder.stem} (image part)"
+            )
+        self.step_session = create_session(
+            prepared.step_part, device=device, threads=threads, name=f"{files.decoder.stem} (per token)"
+        )
+        self.batched = prepared.batched
+        self.step_inputs = {i.name: i for i in self.step_session.get_inputs()}
+        self.step_outputs = [o.name for o in self.step_session.get_outputs()]
+        self.past_shapes = self._past_shapes()
+        image_outputs = self.image_session.get_outputs() if self.image_session is not None else []
+        self.image_outputs_repeatable = all(o.name in self.batched for o in image_outputs)
+        self._lock = threading.Lock()
+
+    def _past_shapes(self) -> dict[str, tuple[int, int]]:
+        """Past input name -> (heads, head size), in the order of the step's ``present.*`` outputs."""
+        if "input_ids" not in self.step_inputs or self.step_outputs[:1] != ["logits"]:
+            raise ModelError(f"{self.files.decoder.name} is not a text decoder.", FIX_HINT)
+        decoder = self.files.config.get("decoder", {})
+        heads = int(decoder.get("n_head") or decoder.get("num_attention_heads") or 0)
+        hidden = int(decoder.get("n_embd") or decoder.get("hidden_size") or 0)
+        shapes: dict[str, tuple[int, int]] = {}
+        for present in self.step_outputs[1:]:
+            past = present.replace("present", "past_key_values", 1)
+            if past not in self.step_inputs:
+                raise ModelError(f"{self.files.decoder.name} has no KV cache input for {present}.", FIX_HINT)
+            dims = self.step_inputs[past].shape
+            head_count = dims[1] if isinstance(dims[1], int) else heads
+            head_size = dims[3] if isinstance(dims[3], int) else (hidden // heads if heads else 0)
+            if not head_count or not head_size:
+                raise ModelError(f"{self.files.decoder.name} has a KV cache of unknown shape.", FIX_HINT)
+            shapes[past] = (head_count, head_size)
+        if not shapes:
+            raise ModelError(f"{self.files.decoder.name} has no KV cache.", "Export it with the -with-past task.")
+        return shapes
+
+    def generate(
+        self, image: np.ndarray, settings: GenerationSettings | None = None, *, num_beams: int | None = None,
+        max_new_tokens: int | None = None, min_new_tokens: int | None = None,
+    ) -> Generated:
+        """Token ids for ``image`` (RGB uint8 HxWx3) with ``settings`` (default: the model's
+        generation_config.json); the keyword arguments override single values."""
+        from dataclasses import replace
+
+        settings = settings or self.generation
+        if num_beams is not None:
+            settings = replace(settings, num_beams=num_beams)
+        if max_new_tokens is not None:
+            settings = replace(settings, max_length=max_new_tokens + 1)
+        if min_new_tokens is not None:
+            settings = replace(settings, min_new_tokens=min_new_tokens)
+        pixels = self.preprocess(image)
+        with self._lock:
+            features = self.encoder.run(None, {"pixel_values": pixels})[0]
+            return generate(_CachedDecoder(self, features), settings)
+
+    def caption(self, image: np.ndarray) -> Caption:
+        """Caption ``image``; confidence is the mean probability of the chosen tokens."""
+        generated = self.generate(image)
+        text = self.tokenizer.decode(list(generated.token_ids), skip_special_tokens=True).strip()
+        log.debug("caption: %r (confidence %.2f)", text, generated.confidence)
+        return Caption(text, generated.confidence)

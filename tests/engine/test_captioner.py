@@ -1,0 +1,284 @@
+"""The ONNX captioner against the reference implementations, on a tiny model built and exported by the tests.
+
+Parity: for the same weights and picture, our token ids equal transformers' ``generate`` on torch and Optimum's
+``ORTModelForVision2Seq``, greedy and beam search. Bad model folders give a `ModelError` in plain words.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from engine.captioner import Captioner, find_captioner_files, load_captioner, open_captioner
+from engine.errors import ModelError
+from engine.settings import Settings
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _pictures(shared: Path | None) -> list[np.ndarray]:
+    """A few different pictures: smooth gradients and noise of odd sizes, plus real photos when available."""
+    rng = np.random.default_rng(7)
+    pictures = [
+        np.linspace(0, 255, 40 * 64 * 3).reshape(40, 64, 3).astype(np.uint8),
+        rng.integers(0, 256, (97, 53, 3), dtype=np.uint8),
+        np.full((32, 32, 3), (200, 30, 90), dtype=np.uint8),
+    ]
+    if shared is not None:
+        from PIL import Image
+
+        for name in ("paul_rudd.jpg", "multiface.jpg"):
+            path = shared / "testdata" / "faces" / name
+            if path.is_file():
+                pictures.append(np.asarray(Image.open(path).convert("RGB")))
+    return pictures
+
+
+@pytest.fixture(scope="module")
+def pictures() -> list[np.ndarray]:
+    """Test pictures (real photos from ../shared when present)."""
+    shared = ROOT.parent / "shared"
+    return _pictures(shared if shared.is_dir() else None)
+
+
+@pytest.fixture(scope="module")
+def reference(tiny_captioner_build: tuple[Path, Path]) -> tuple[Any, Any, Any]:
+    """(transformers model on torch, its image processor, Optimum's ORTModelForVision2Seq) on the same weights."""
+    from optimum.onnxruntime import ORTModelForVision2Seq
+    from transformers import VisionEncoderDecoderModel, ViTImageProcessor
+
+    source, exported = tiny_captioner_build
+    model = VisionEncoderDecoderModel.from_pretrained(source).eval()
+    processor = ViTImageProcessor.from_pretrained(source)
+    optimum_model = ORTModelForVision2Seq.from_pretrained(exported, use_cache=True)
+    return model, processor, optimum_model
+
+
+@pytest.fixture(scope="module")
+def captioner(tiny_captioner_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Captioner:
+    """Our captioner on the tiny export (its prepared decoder cached in a temporary folder)."""
+    files = find_captioner_files(tiny_captioner_dir, "fp32")
+    return Captioner(files, cache_root=tmp_path_factory.mktemp("prepared"))
+
+
+def _strip(ids: Any, eos: int) -> tuple[int, ...]:
+    """Generated ids without the start token and from end-of-text on (transformers pads after it)."""
+    tokens = [int(t) for t in ids[1:]]
+    return tuple(tokens[: tokens.index(eos)] if eos in tokens else tokens)
+
+
+def _tensor(pixels: np.ndarray) -> Any:
+    import torch
+
+    return torch.from_numpy(pixels)
+
+
+def _torch_ids(model: Any, pixels: np.ndarray, **kwargs: Any) -> tuple[int, ...]:
+    import torch
+
+    with torch.no_grad():
+        output = model.generate(torch.from_numpy(pixels), **kwargs)
+    return _strip(output[0].tolist(), model.generation_config.eos_token_id)
+
+
+def test_preprocessing_matches_transformers(captioner: Captioner, reference: Any, pictures: list[np.ndarray]) -> None:
+    _, processor, _ = reference
+    for picture in pictures:
+        expected = processor(images=picture, return_tensors="np")["pixel_values"]
+        np.testing.assert_allclose(captioner.preprocess(picture), expected, atol=1e-5)
+
+
+@pytest.mark.parametrize(
+    "options",
+    [
+        {"num_beams": 1},
+        {"num_beams": 3, "early_stopping": True},
+        {"num_beams": 3, "early_stopping": False, "length_penalty": 0.5},
+        {"num_beams": 4, "early_stopping": "never", "length_penalty": 2.0},
+        {"num_beams": 2, "no_repeat_ngram_size": 2, "min_new_tokens": 5},
+        {"num_beams": 1, "no_repeat_ngram_size": 2, "repetition_penalty": 1.5},
+    ],
+    ids=["greedy", "beam3-early", "beam3-heuristic", "beam4-never", "beam2-ngram", "greedy-penalties"],
+)
+def test_token_ids_equal_transformers_and_optimum(
+    captioner: Captioner, reference: Any, pictures: list[np.ndarray], options: dict[str, Any]
+) -> None:
+    from dataclasses import replace
+
+    model, processor, optimum_model = reference
+    settings = replace(captioner.generation, **options)
+    found_eos_or_long = 0
+    for picture in pictures:
+        pixels = processor(images=picture, return_tensors="np")["pixel_values"]
+        ours = captioner.generate(picture, settings).token_ids
+        torch_ids = _torch_ids(model, pixels, **options)
+        optimum_ids = _strip(optimum_model.generate(pixel_values=_tensor(pixels), **options)[0].tolist(),
+                             model.generation_config.eos_token_id)
+        assert ours == torch_ids, f"transformers chose {torch_ids}, we chose {ours}"
+        assert ours == optimum_ids, f"Optimum chose {optimum_ids}, we chose {ours}"
+        found_eos_or_long += len(ours) > 0
+    assert found_eos_or_long, "every search produced nothing: the comparison proved nothing"
+
+
+def test_caption_text_and_confidence_follow_the_tokens(
+    captioner: Captioner, reference: Any, pictures: list[np.ndarray]
+) -> None:
+    import torch
+
+    model, processor, _ = reference
+    picture = pictures[0]
+    pixels = torch.from_numpy(processor(images=picture, return_tensors="np")["pixel_values"])
+    with torch.no_grad():
+        out = model.generate(pixels, num_beams=1, output_scores=True, return_dict_in_generate=True)
+    ids = _strip(out.sequences[0].tolist(), model.generation_config.eos_token_id)
+    probs = [float(torch.softmax(score[0], -1)[token]) for score, token in zip(out.scores, ids, strict=False)]
+    caption = captioner.caption(picture)
+    assert caption.text == captioner.tokenizer.decode(list(ids), skip_special_tokens=True).strip()
+    assert caption.text
+    assert caption.confidence == pytest.approx(float(np.mean(probs)), abs=1e-4)
+    assert 0.0 < caption.confidence <= 1.0
+
+
+def test_int8_export_matches_optimum_on_the_same_files(tiny_captioner_int8_dir: Path, pictures: list) -> None:
+    from optimum.onnxruntime import ORTModelForVision2Seq
+
+    ours = open_captioner(tiny_captioner_int8_dir)
+    assert ours.files.encoder.name == "encoder_model_quantized.onnx"
+    assert not list(tiny_captioner_int8_dir.glob("*model.onnx")), "quantize must leave only int8 files"
+    optimum_model = ORTModelForVision2Seq.from_pretrained(
+        tiny_captioner_int8_dir, encoder_file_name="encoder_model_quantized.onnx",
+        decoder_file_name="decoder_model_quantized.onnx",
+        decoder_with_past_file_name="decoder_with_past_model_quantized.onnx", use_merged=False,
+    )
+    eos = ours.generation.eos_token_ids[0]
+    for picture in pictures[:3]:
+        pixels = ours.preprocess(picture)
+        expected = _strip(optimum_model.generate(pixel_values=_tensor(pixels))[0].tolist(), eos)
+        assert ours.generate(picture).token_ids == expected
+
+
+def test_merged_decoder_in_xenova_layout_gives_the_same_tokens(
+    captioner: Captioner, tiny_captioner_dir: Path, tmp_path: Path, pictures: list[np.ndarray]
+) -> None:
+    folder = tmp_path / "xenova"
+    (folder / "onnx").mkdir(parents=True)
+    for path in tiny_captioner_dir.iterdir():
+        if path.suffix == ".json":
+            shutil.copy(path, folder / path.name)
+    for name in ("encoder_model.onnx", "decoder_model_merged.onnx"):
+        shutil.copy(tiny_captioner_dir / name, folder / "onnx" / name)
+    merged = open_captioner(folder)
+    assert merged.files.decoder.name == "decoder_model_merged.onnx"
+    for picture in pictures:
+        assert merged.generate(picture).token_ids == captioner.generate(picture).token_ids
+        assert merged.generate(picture, num_beams=3).token_ids == captioner.generate(picture, num_beams=3).token_ids
+
+
+def test_fixed_token_budget_ignores_end_of_text(captioner: Captioner, pictures: list[np.ndarray]) -> None:
+    generated = captioner.generate(pictures[0], max_new_tokens=8, min_new_tokens=8)
+    assert len(generated.token_ids) == 8
+
+
+def test_load_captioner_accepts_a_folder_in_the_setting(tiny_captioner_dir: Path, pictures: list) -> None:
+    captioner = load_captioner(Settings({"captioner": str(tiny_captioner_dir)}))
+    assert captioner.caption(pictures[0]).text
+
+
+def test_prepared_decoder_is_cached_and_reused(tiny_captioner_dir: Path, spacevoice_home: Path) -> None:
+    open_captioner(tiny_captioner_dir, precision="fp32")
+    cached = sorted((spacevoice_home / "cache" / "captioner").rglob("step_part.onnx"))
+    assert len(cached) == 1
+    stamp = cached[0].stat().st_mtime_ns
+    open_captioner(tiny_captioner_dir, precision="fp32")
+    assert cached[0].stat().st_mtime_ns == stamp
+
+
+def _copy(folder: Path, target: Path) -> Path:
+    shutil.copytree(folder, target)
+    return target
+
+
+def test_missing_folder_is_a_plain_model_error(tmp_path: Path) -> None:
+    with pytest.raises(ModelError, match="does not exist"):
+        open_captioner(tmp_path / "nowhere")
+
+
+def test_text_model_folder_is_the_wrong_kind(tiny_captioner_dir: Path, tmp_path: Path) -> None:
+    folder = tmp_path / "gpt2"
+    folder.mkdir()
+    (folder / "config.json").write_text(json.dumps({"model_type": "gpt2", "n_embd": 32}))
+    shutil.copy(tiny_captioner_dir / "decoder_model.onnx", folder / "decoder_model.onnx")
+    shutil.copy(tiny_captioner_dir / "tokenizer.json", folder / "tokenizer.json")
+    with pytest.raises(ModelError, match="is not an image captioner"):
+        open_captioner(folder)
+
+
+def test_truncated_onnx_file_is_a_plain_model_error(tiny_captioner_dir: Path, tmp_path: Path) -> None:
+    folder = _copy(tiny_captioner_dir, tmp_path / "truncated")
+    decoder = folder / "decoder_with_past_model.onnx"
+    decoder.write_bytes(decoder.read_bytes()[: decoder.stat().st_size // 2])
+    with pytest.raises(ModelError, match="damaged") as caught:
+        open_captioner(folder)
+    assert "decoder_with_past_model.onnx" in str(caught.value)
+    assert "\n" not in str(caught.value)
+
+
+def test_truncated_encoder_is_a_plain_model_error(tiny_captioner_dir: Path, tmp_path: Path) -> None:
+    folder = _copy(tiny_captioner_dir, tmp_path / "truncated-encoder")
+    encoder = folder / "encoder_model.onnx"
+    encoder.write_bytes(encoder.read_bytes()[:1000])
+    with pytest.raises(ModelError, match="damaged"):
+        open_captioner(folder)
+
+
+@pytest.mark.parametrize("missing", ["tokenizer.json", "preprocessor_config.json", "encoder_model.onnx"])
+def test_partial_folder_names_what_is_missing(tiny_captioner_dir: Path, tmp_path: Path, missing: str) -> None:
+    folder = _copy(tiny_captioner_dir, tmp_path / "partial")
+    (folder / missing).unlink()
+    with pytest.raises(ModelError, match="incomplete") as caught:
+        open_captioner(folder)
+    assert missing in str(caught.value)
+
+
+def test_no_kv_cache_decoder_is_incomplete(tiny_captioner_dir: Path, tmp_path: Path) -> None:
+    folder = _copy(tiny_captioner_dir, tmp_path / "no-cache")
+    (folder / "decoder_with_past_model.onnx").unlink()
+    (folder / "decoder_model_merged.onnx").unlink()
+    with pytest.raises(ModelError, match=r"decoder_with_past_model\.onnx or decoder_model_merged\.onnx"):
+        open_captioner(folder)
+
+
+@pytest.mark.parametrize("name", ["tokenizer.json", "config.json", "generation_config.json"])
+def test_damaged_json_is_a_plain_model_error(tiny_captioner_dir: Path, tmp_path: Path, name: str) -> None:
+    folder = _copy(tiny_captioner_dir, tmp_path / "damaged")
+    (folder / name).write_text('{"truncated": ')
+    with pytest.raises(ModelError, match="damaged"):
+        open_captioner(folder)
+
+
+def test_wrong_image_shape_is_an_input_error(captioner: Captioner) -> None:
+    from engine.errors import InputError
+
+    with pytest.raises(InputError, match="RGB picture"):
+        captioner.caption(np.zeros((10, 10), dtype=np.uint8))
+
+
+def test_runtime_path_never_imports_torch_or_transformers(tiny_captioner_dir: Path) -> None:
+    code = (
+        "import sys, numpy as np\n"
+        "from engine.captioner import open_captioner\n"
+        f"c = open_captioner({str(tiny_captioner_dir)!r})\n"
+        "print(c.caption(np.full((20, 30, 3), 128, np.uint8)).text != None)\n"
+        "heavy = [m for m in ('torch', 'transformers', 'optimum') if m in sys.modules]\n"
+        "print('heavy:', heavy)\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert "heavy: []" in result.stdout
