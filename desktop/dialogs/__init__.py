@@ -1,0 +1,1 @@
+"""Dialogs of the tray app: settings and people."""

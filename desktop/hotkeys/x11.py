@@ -1,0 +1,56 @@
+"""X11 global hotkeys with pynput's GlobalHotKeys (the X RECORD extension: no grabs, no root rights)."""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from desktop.hotkeys.base import Hotkey, HotkeyError
+
+log = logging.getLogger(__name__)
+
+
+class X11Hotkeys:
+    """Hotkeys on an X11 desktop (and for X11 programs under XWayland)."""
+
+    name = "X11 (pynput)"
+
+    def __init__(self) -> None:
+        self._listener: Any = None
+
+    def is_available(self) -> str | None:
+        """Available on Linux / BSD with an X display."""
+        if sys.platform in ("win32", "darwin"):
+            return "not an X11 system"
+        if not os.environ.get("DISPLAY"):
+            return "no X11 display (DISPLAY is not set)"
+        return None
+
+    def start(self, bindings: Mapping[str, Hotkey], on_trigger: Callable[[str], None]) -> None:
+        """Start a GlobalHotKeys listener thread for ``bindings``."""
+        try:
+            from pynput import keyboard
+        except ImportError as error:  # pynput raises ImportError when it cannot reach the X server
+            raise HotkeyError("Global hotkeys cannot reach the X display.", str(error).splitlines()[0]) from error
+
+        def fire(action_id: str) -> Callable[[], None]:
+            return lambda: on_trigger(action_id)
+
+        mapping = {hotkey.pynput(): fire(action_id) for action_id, hotkey in bindings.items()}
+        try:
+            self._listener = keyboard.GlobalHotKeys(mapping)
+        except ValueError as error:
+            raise HotkeyError(f"A hotkey is not valid: {error}.", "Fix it in Settings.") from error
+        self._listener.daemon = True
+        self._listener.start()
+        self._listener.wait()  # returns once the listener is connected to the X server
+        log.info("X11 hotkeys active for %d actions", len(mapping))
+
+    def stop(self) -> None:
+        """Stop the listener thread."""
+        if self._listener is not None:
+            self._listener.stop()
+            self._listener = None

@@ -1,0 +1,304 @@
+"""The engine's one owner: a QObject living on a worker thread that loads, captures, recognises and reports back.
+
+The GUI thread never waits on it. Requests arrive as queued signals; results, states and errors go back as
+queued signals. Every request carries an id from a `RequestGate`: a newer request or Stop makes older ids stale,
+and the worker checks the gate between every step (capture, each recogniser, before reporting), so a stale or
+stopped request ends at the next step boundary and is never spoken. A recogniser already running finishes its
+current call (onnxruntime cannot be interrupted), but its result is thrown away.
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+from PySide6.QtCore import QObject, Signal, Slot
+
+from engine.errors import SpaceVoiceError
+from engine.settings import Settings
+
+log = logging.getLogger(__name__)
+
+# The recogniser calls the worker fences with gate checks, so Stop takes effect between them.
+_FENCED_CALLS = frozenset({"caption", "identify", "read"})
+
+
+class Cancelled(BaseException):
+    """A request was stopped or superseded. A BaseException, so stage error handlers never swallow it."""
+
+
+class RequestGate:
+    """Which request is current. ``open()`` and ``cancel()`` are called on the GUI thread, ``check()`` anywhere."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._current = 0
+
+    def open(self) -> int:
+        """Start a new request; every older one becomes stale. Returns its id."""
+        with self._lock:
+            self._current += 1
+            return self._current
+
+    def cancel(self) -> None:
+        """Make every outstanding request stale (Stop)."""
+        with self._lock:
+            self._current += 1
+
+    def is_current(self, request_id: int) -> bool:
+        """True while ``request_id`` is the newest request and was not stopped."""
+        return request_id == self._current
+
+    def check(self, request_id: int) -> None:
+        """Raise `Cancelled` when ``request_id`` is no longer current."""
+        if request_id != self._current:
+            raise Cancelled(request_id)
+
+
+class _FencedStage:
+    """Wraps a recogniser so each of its calls is fenced by gate checks before and after."""
+
+    def __init__(self, stage: Any, check: Callable[[], None]) -> None:
+        self._stage = stage
+        self._check = check
+
+    def __getattr__(self, name: str) -> Any:
+        attribute = getattr(self._stage, name)
+        if name not in _FENCED_CALLS or not callable(attribute):
+            return attribute
+
+        def fenced(*args: Any, **kwargs: Any) -> Any:
+            self._check()
+            result = attribute(*args, **kwargs)
+            self._check()
+            return result
+
+        return fenced
+
+
+def default_stage_loader(settings: Settings) -> Any:
+    """The engine's recognisers for ``settings`` (`engine.pipeline.load_stages`)."""
+    from engine.pipeline import load_stages
+
+    return load_stages(settings)
+
+
+def default_speaker(settings: Settings) -> Any:
+    """The voice the speech engine chooses for ``settings``, or ``None`` when no speech module is installed."""
+    try:
+        choice = importlib.import_module("engine.speech.choice")
+    except ModuleNotFoundError as error:
+        if error.name != "engine.speech.choice":
+            raise
+        return None
+    return choice.choose_speaker(settings, settings.speech_engine)
+
+
+class EngineWorker(QObject):
+    """Owns every model session. Move it to a QThread; talk to it only through its slots and signals."""
+
+    status = Signal(str)  # a state worth saying: "Loading the scene model...", "Ready"
+    speaker_ready = Signal(object)  # the Speaker chosen for the current settings (or None)
+    described = Signal(int, str, str)  # request id, action id, the sentences to speak
+    failed = Signal(int, str)  # request id, a plain message with the next step
+    report = Signal(str)  # the check-setup report
+    step = Signal(int, str)  # request id, the step starting ("capture", "recognise"): lets tests and UIs follow
+    enrolled = Signal(int, str)  # request id, the sentence saying who was enrolled
+
+    def __init__(self, settings: Settings, gate: RequestGate, *,
+                 stage_loader: Callable[[Settings], Any] = default_stage_loader,
+                 speaker_factory: Callable[[Settings], Any] = default_speaker) -> None:
+        super().__init__()
+        self.settings = settings
+        self.gate = gate
+        self._stage_loader = stage_loader
+        self._speaker_factory = speaker_factory
+        self._stages: Any = None
+        self._text_stage: Any = None
+
+    @Slot()
+    def warm_up(self) -> None:
+        """Choose the voice, then load the recognisers: runs once the tray is visible."""
+        self._load_speaker()
+        try:
+            self._ensure_stages()
+        except SpaceVoiceError as error:
+            self.failed.emit(0, str(error))
+            return
+        self.status.emit("Ready")
+
+    @Slot(object)
+    def apply_settings(self, settings: Settings) -> None:
+        """Use new settings: the voice is chosen again and the recognisers reload on next use."""
+        self.settings = settings
+        self._stages = None
+        self._text_stage = None
+        self._load_speaker()
+
+    @Slot(int, str)
+    def run(self, request_id: int, action_id: str) -> None:
+        """Perform ``action_id`` (a describe or read-text) unless it went stale while queued."""
+        if not self.gate.is_current(request_id):
+            log.debug("request %d (%s) superseded before it started", request_id, action_id)
+            return
+        started = time.perf_counter()
+        try:
+            spoken = self._perform(request_id, action_id)
+            self.gate.check(request_id)
+        except Cancelled:
+            log.info("%s stopped or superseded", action_id)
+            return
+        except SpaceVoiceError as error:
+            self.failed.emit(request_id, str(error))
+            return
+        except Exception as error:  # the worker must survive anything a recogniser throws
+            log.debug("%s failed", action_id, exc_info=True)
+            self.failed.emit(request_id, f"Something went wrong that SpaceVoice did not expect "
+                                         f"({type(error).__name__}). Choose Check setup to see what is missing.")
+            return
+        log.info("%s done in %.0f ms", action_id, (time.perf_counter() - started) * 1000)
+        self.described.emit(request_id, action_id, spoken)
+
+    @Slot()
+    def check_setup(self) -> None:
+        """Work out what works here and emit it as `report`."""
+        from desktop.setup_check import setup_report
+
+        self.report.emit(setup_report(self.settings, self._ensure_stages_quietly()))
+
+    @Slot(int, str, object)
+    def enrol(self, request_id: int, name: str, files: Any) -> None:
+        """Enrol ``name`` from photo ``files``, or from the webcam with spoken guidance when ``files`` is None."""
+        from desktop.enrolment import enrol_from_files, enrol_from_webcam
+
+        try:
+            identifier = self._face_identifier()
+            if files is None:
+                message = enrol_from_webcam(identifier, name, self.settings.webcam_device, self.status.emit,
+                                            bool(self.settings.keep_thumbnails),
+                                            lambda: self.gate.check(request_id))
+            else:
+                message = enrol_from_files(identifier, name, list(files),
+                                           keep_thumbnails=bool(self.settings.keep_thumbnails))
+        except Cancelled:
+            return
+        except SpaceVoiceError as error:
+            self.failed.emit(request_id, str(error))
+            return
+        self.enrolled.emit(request_id, message)
+
+    @Slot()
+    def reload_people(self) -> None:
+        """The people file changed (rename, remove): matching uses the new one from the next describe."""
+        faces = getattr(self._stages, "faces", None)
+        if faces is not None and hasattr(faces, "gallery"):
+            from engine.faces.gallery import FaceGallery
+
+            faces.gallery = FaceGallery.load()
+
+    def _face_identifier(self) -> Any:
+        faces = getattr(self._stages, "faces", None)
+        if faces is not None and hasattr(faces, "analyse"):
+            self.reload_people()
+            return faces
+        from engine.faces import load_face_stage
+
+        return load_face_stage(self.settings)
+
+    def _load_speaker(self) -> None:
+        try:
+            speaker = self._speaker_factory(self.settings)
+        except SpaceVoiceError as error:
+            self.failed.emit(0, str(error))
+            speaker = None
+        self.speaker_ready.emit(speaker)
+
+    def _ensure_stages(self) -> Any:
+        if self._stages is None:
+            self.status.emit("Loading the scene model..." if self.settings.include_scene
+                             else "Loading the recognisers...")
+            self._stages = self._stage_loader(self.settings)
+        return self._stages
+
+    def _ensure_stages_quietly(self) -> Any:
+        try:
+            return self._ensure_stages()
+        except SpaceVoiceError:
+            return None
+
+    def _fenced(self, stages: Any, request_id: int) -> Any:
+        from engine.describe import Stages
+
+        def check() -> None:
+            self.gate.check(request_id)
+
+        def fence(stage: Any) -> Any:
+            return None if stage is None else _FencedStage(stage, check)
+
+        return Stages(fence(stages.captioner), fence(stages.faces), fence(stages.text), dict(stages.missing))
+
+    def _capture(self, request_id: int, action_id: str) -> Any:
+        from engine import capture
+
+        self.step.emit(request_id, "capture")
+        if action_id == "describe-window":
+            frame = capture.capture_window()
+        elif action_id == "describe-webcam":
+            frame = capture.capture_webcam(self.settings.webcam_device)
+        else:
+            frame = capture.capture_screen()
+        self.gate.check(request_id)
+        return frame
+
+    def _perform(self, request_id: int, action_id: str) -> str:
+        if action_id == "read-text":
+            return self._read_text(request_id)
+        stages = self._ensure_stages()
+        self.gate.check(request_id)
+        started = time.perf_counter()
+        frame = self._capture(request_id, action_id)
+        capture_ms = (time.perf_counter() - started) * 1000
+        from engine.describe import describe_frame
+
+        self.step.emit(request_id, "recognise")
+        description = describe_frame(frame, self._fenced(stages, request_id), capture_ms=capture_ms)
+        log.debug("timings %s", description.timings_ms)
+        if action_id == "describe-window" and frame.window_title:
+            return f"{frame.window_title}. {description.spoken}"
+        return str(description.spoken)
+
+    def _read_text(self, request_id: int) -> str:
+        text_stage = self._load_text_stage()
+        frame = self._capture(request_id, "read-text")
+        blank = frame.blank_reason()
+        if blank is not None:
+            return str(blank)
+        self.step.emit(request_id, "recognise")
+        lines = _FencedStage(text_stage, lambda: self.gate.check(request_id)).read(frame.image)
+        if not lines:
+            return "I can't find any text on the screen."
+        return " ".join(_as_sentence(line.text) for line in lines)
+
+    def _load_text_stage(self) -> Any:
+        if self._stages is not None and self._stages.text is not None:
+            return self._stages.text
+        if self._text_stage is None:
+            from engine.pipeline import load_stages
+
+            stages = load_stages(self.settings, only=("text",))
+            if stages.text is None:
+                from engine.errors import ModelError
+
+                reason = stages.missing.get("text", "No text reader is installed.")
+                raise ModelError(reason, "Install Tesseract or choose another text reader in Settings.")
+            self._text_stage = stages.text
+        return self._text_stage
+
+
+def _as_sentence(line: str) -> str:
+    line = line.strip()
+    return line if not line or line[-1] in ".!?:;," else line + "."

@@ -1,0 +1,87 @@
+"""The tray icon under a real tray host: its menu (keyboard and click) describes the real Xvfb screen."""
+
+from __future__ import annotations
+
+import pytest
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QAction, QFont
+from PySide6.QtTest import QTest
+from PySide6.QtWidgets import QLabel, QSystemTrayIcon
+
+from desktop.actions import ACTIONS
+from tests.desktop.conftest import heard, screenshot
+
+pytestmark = pytest.mark.gui
+
+
+def menu_action(menu, object_name: str) -> QAction:
+    """The menu's action with ``object_name``."""
+    return next(a for a in menu.actions() if a.objectName() == object_name)
+
+
+@pytest.fixture
+def poster(gui, qtbot):
+    """A real window on the X screen showing large text, as a program the user looks at would."""
+    label = QLabel("INVOICE 4172 OVERDUE\nPay before Friday")
+    label.setFont(QFont("DejaVu Sans", 44, QFont.Weight.Bold))
+    label.setStyleSheet("background: white; color: black; padding: 30px")
+    label.setWindowTitle("Billing")
+    label.move(60, 120)
+    label.resize(1000, 320)
+    label.show()
+    qtbot.waitExposed(label)
+    yield label
+    label.close()
+
+
+def test_tray_menu_by_keyboard_describes_the_real_screen(make_app, spy, poster, qtbot):
+    assert QSystemTrayIcon.isSystemTrayAvailable(), "trayer should provide a system tray on the Xvfb display"
+    app = make_app()
+    assert app.tray is not None and app.window is None
+    assert app.tray.icon.isVisible()
+    menu = app.tray.menu
+    # Every action is in the menu, findable by objectName, with a unique keyboard accelerator.
+    names = [a.objectName() for a in menu.actions() if not a.isSeparator()]
+    assert names == [entry.object_name for entry in ACTIONS]
+    accelerators = [entry.label.split("&", 1)[1][0].lower() for entry in ACTIONS]
+    assert len(set(accelerators)) == len(accelerators)
+
+    menu.popup(app.tray.icon.geometry().center())
+    qtbot.waitExposed(menu)
+    qtbot.waitUntil(lambda: menu.isVisible())
+    QTest.qWait(200)
+    screenshot("tray_menu")
+    QTest.keyClick(menu, Qt.Key.Key_S)  # "Describe &screen", as a keyboard user would
+    qtbot.waitUntil(lambda: not menu.isVisible())
+    qtbot.waitUntil(lambda: heard(spy, "4172"), timeout=60_000)
+    said = next(text for text in spy.spoken if "4172" in text)
+    assert "INVOICE" in said.upper() and "OVERDUE" in said.upper()
+    assert app.last_spoken == said
+    assert app.messages.status == "Ready"
+
+
+def test_tray_menu_actions_repeat_and_read_text(make_app, spy, poster, qtbot):
+    app = make_app()
+    action = menu_action(app.tray.menu, "actionReadText")
+    assert action.toolTip() == "Read the text on the screen aloud."
+    action.trigger()
+    qtbot.waitUntil(lambda: heard(spy, "Pay before Friday"), timeout=60_000)
+    count = len(spy.spoken)
+    menu_action(app.tray.menu, "actionRepeat").trigger()
+    qtbot.waitUntil(lambda: len(spy.spoken) > count)
+    assert "Pay before Friday" in spy.spoken[-1]
+
+
+def test_errors_are_spoken_with_the_next_step(make_app, spy, qtbot, monkeypatch):
+    monkeypatch.setenv("SPACEVOICE_HOTKEYS", "none")
+    app = make_app()
+    from engine.settings import Settings
+
+    settings = Settings(app.settings.as_dict())
+    settings.set("webcam_device", "/nonexistent/camera.mp4")
+    app.apply_settings(settings)
+    app.run_action("describe-webcam")
+    qtbot.waitUntil(lambda: heard(spy, "no video file"), timeout=30_000)
+    said = next(text for text in spy.spoken if "no video file" in text.lower())
+    assert "Check the webcam setting" in said
+    assert app.messages.status == said
