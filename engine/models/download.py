@@ -32,7 +32,7 @@ from typing import Any, Protocol
 
 from engine.atomicfile import fsync_dir, write_atomic
 from engine.errors import ModelError
-from engine.models.catalogue import CatalogueEntry
+from engine.models.catalogue import CatalogueEntry, ModelFile
 from engine.models.store import JOURNAL, PART_SUFFIX, InstalledModel, ModelStore, sha256_file
 
 log = logging.getLogger(__name__)
@@ -96,48 +96,65 @@ def download_model(store: ModelStore, name: str, *, variant: str | None = None, 
     wanted = entry.files_for(variant)
     chosen = variant or entry.default_variant
     existing = store.manifest(name)
-    if existing is not None and existing.source == entry.repo:
+    if existing is not None and existing.source != entry.repo:
+        raise ModelError(f"{name} is already installed from {existing.source}, not from {entry.repo}.",
+                         f"Remove it first: main.py models remove {name}")
+    if existing is not None:
         have = {f.path for f in existing.files}
         if all(f.path in have for f in wanted):
-            store.require(name)  # raises if damaged; `verify` and a re-download repair it
-            return existing
+            if store.verify(name).ok:
+                return existing
+            log.info("model %s is damaged; repairing it", name)  # good files are kept, bad ones fetched again
     folder = store.folder(name)
     try:
         folder.mkdir(parents=True, exist_ok=True)
     except OSError as error:
         raise _write_error(error, folder) from error
-    with _lock(store, name):
-        journal = _read_journal(folder)
-        if existing is not None:
-            # Adding a variant: keep the verified files of the installed one, then drop its manifest so the
-            # folder is partial until the new set is complete.
-            journal["files"].update({f.path: f.sha256 for f in existing.files})
-            journal.setdefault("revision", existing.revision)
-            _write_journal(folder, journal)
-            with contextlib.suppress(FileNotFoundError):
-                (folder / "manifest.json").unlink()
-        _check_free_space(entry, wanted, folder, journal)
-        revision = journal.get("revision") or entry.revision
-        for file in wanted:
-            final = folder / file.path
-            known = file.sha256 or journal["files"].get(file.path)
-            if final.exists() and known and (file.size is None or final.stat().st_size == file.size) \
-                    and sha256_file(final) == known:
-                journal["files"][file.path] = known
-                continue
-            with contextlib.suppress(FileNotFoundError):
-                final.unlink()  # an unverified leftover is never trusted
-            url = entry.file_url(file.path, revision=revision, mirror=mirror)
-            fetched = fetch_file(url, final, sha256=file.sha256, size=file.size, progress=progress,
-                                 label=f"{name}/{file.path}", retries=retries, timeout=timeout)
-            if fetched.commit and not _HEX40.match(revision):
-                revision = fetched.commit  # pin the rest of the files to the commit the first one came from
-            journal["files"][file.path] = fetched.sha256
-            journal["revision"] = revision
-            _write_journal(folder, journal)
-        variants = ",".join(sorted({f.variant for f in entry.files if f.variant and f.path in journal["files"]}))
-        return store.register(name, folder, task=entry.task, source=entry.repo, revision=revision,
-                              variant=variants or chosen, hashes=dict(journal["files"]))
+    try:
+        with _lock(store, name):
+            return _download_files(store, entry, folder, wanted, chosen, existing, progress, mirror, retries, timeout)
+    except BaseException:
+        # A failure before any byte arrived leaves no folder behind: "partial" should mean resumable work.
+        if not any(p.is_file() and p.name != JOURNAL for p in folder.rglob("*")):
+            shutil.rmtree(folder, ignore_errors=True)
+        raise
+
+
+def _download_files(store: ModelStore, entry: CatalogueEntry, folder: Path, wanted: tuple[ModelFile, ...],
+                    chosen: str | None, existing: InstalledModel | None, progress: Progress | None,
+                    mirror: str | None, retries: int, timeout: float) -> InstalledModel:
+    name = entry.name
+    journal = _read_journal(folder)
+    if existing is not None:
+        # Adding a variant: keep the verified files of the installed one, then drop its manifest so the
+        # folder is partial until the new set is complete.
+        journal["files"].update({f.path: f.sha256 for f in existing.files})
+        journal.setdefault("revision", existing.revision)
+        _write_journal(folder, journal)
+        with contextlib.suppress(FileNotFoundError):
+            (folder / "manifest.json").unlink()
+    _check_free_space(entry, wanted, folder, journal)
+    revision = journal.get("revision") or entry.revision
+    for file in wanted:
+        final = folder / file.path
+        known = file.sha256 or journal["files"].get(file.path)
+        if final.exists() and known and (file.size is None or final.stat().st_size == file.size) \
+                and sha256_file(final) == known:
+            journal["files"][file.path] = known
+            continue
+        with contextlib.suppress(FileNotFoundError):
+            final.unlink()  # an unverified leftover is never trusted
+        url = entry.file_url(file.path, revision=revision, mirror=mirror)
+        fetched = fetch_file(url, final, sha256=file.sha256, size=file.size, progress=progress,
+                             label=f"{name}/{file.path}", retries=retries, timeout=timeout)
+        if fetched.commit and not _HEX40.match(revision):
+            revision = fetched.commit  # pin the rest of the files to the commit the first one came from
+        journal["files"][file.path] = fetched.sha256
+        journal["revision"] = revision
+        _write_journal(folder, journal)
+    variants = ",".join(sorted({f.variant for f in entry.files if f.variant and f.path in journal["files"]}))
+    return store.register(name, folder, task=entry.task, source=entry.repo, revision=revision,
+                          variant=variants or chosen, hashes=dict(journal["files"]))
 
 
 def fetch_file(url: str, final: Path, *, sha256: str | None = None, size: int | None = None,

@@ -224,7 +224,10 @@ class ModelStore:
         if folder.resolve() != target.resolve():
             target = self._move_into_store(folder, target)
         files = []
-        listed = sorted(target / p for p in hashes) if hashes is not None else sorted(_model_files(target))
+        if hashes is not None:  # a download: exactly the verified files that are there
+            listed = sorted(target / p for p in hashes if (target / p).is_file())
+        else:
+            listed = sorted(_model_files(target))
         for path in listed:
             relative = path.relative_to(target).as_posix()
             digest = (hashes or {}).get(relative) or sha256_file(path)
