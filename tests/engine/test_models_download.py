@@ -136,7 +136,6 @@ class ModelServer:
 
 def tiny_onnx(pad_floats: int = 0, seed: int = 0) -> bytes:
     """A real ONNX graph (y = x + c) that onnxruntime can load; ``pad_floats`` makes the file bigger."""
-    import onnx
     from onnx import TensorProto, helper, numpy_helper
 
     rng = np.random.default_rng(seed)
@@ -246,7 +245,7 @@ def test_a_half_written_store_is_never_used_and_is_recovered(store: ModelStore, 
                                                              payloads: dict[str, bytes]) -> None:
     key = f"{REPO}/onnx/decoder_model_merged.onnx"
     server.cut[key] = (500_000, 99)  # the network keeps dying on the big file
-    with pytest.raises(DownloadError, match="kept failing.*resumes"):
+    with pytest.raises(DownloadError, match=r"kept failing.*resumes"):
         download_model(store, "tiny-captioner", retries=1)
     folder = store.root / "tiny-captioner"
     part = folder / "onnx/decoder_model_merged.onnx.part"
@@ -254,7 +253,7 @@ def test_a_half_written_store_is_never_used_and_is_recovered(store: ModelStore, 
     assert not (folder / "onnx/decoder_model_merged.onnx").exists()
     assert store.state("tiny-captioner") == "partial"
     assert store.installed() == [] and store.partial() == ["tiny-captioner"]
-    with pytest.raises(ModelError, match="only partly downloaded.*models download tiny-captioner"):
+    with pytest.raises(ModelError, match=r"only partly downloaded.*models download tiny-captioner"):
         store.require("tiny-captioner")
     assert store.verify("tiny-captioner").state == "partial"
 
@@ -280,12 +279,12 @@ def test_unverified_leftovers_are_not_trusted(store: ModelStore, server: ModelSe
 def test_a_corrupted_download_is_detected_deleted_and_never_used(store: ModelStore, server: ModelServer) -> None:
     key = f"{REPO}/onnx/decoder_model_merged.onnx"
     server.corrupt.add(key)
-    with pytest.raises(DownloadError, match="corrupted.*checksum.*deleted"):
+    with pytest.raises(DownloadError, match=r"corrupted.*checksum.*deleted"):
         download_model(store, "tiny-captioner", retries=0)
     folder = store.root / "tiny-captioner"
     assert not (folder / "onnx/decoder_model_merged.onnx").exists()
     assert not (folder / "onnx/decoder_model_merged.onnx.part").exists()
-    with pytest.raises(ModelError, match="partly downloaded"):
+    with pytest.raises(ModelError, match=r"partly downloaded"):
         store.require("tiny-captioner")
     server.corrupt.clear()
     download_model(store, "tiny-captioner")
@@ -297,20 +296,20 @@ def test_a_pinned_hash_beats_the_servers_word(tmp_path: Path, server: ModelServe
     """A mirror that swaps a pinned file (and announces the swapped file's own hash) is still refused."""
     server.add("onnx/encoder_model.onnx", tiny_onnx(4, seed=99))
     store = ModelStore(tmp_path / "models", Catalogue.load(write_catalogue(tmp_path, server.url, payloads)))
-    with pytest.raises(DownloadError, match="corrupted"):
+    with pytest.raises(DownloadError, match=r"corrupted"):
         download_model(store, "tiny-captioner", retries=0)
     assert not (store.root / "tiny-captioner/onnx/encoder_model.onnx").exists()
 
 
 def test_a_small_file_is_checked_against_its_git_etag(store: ModelStore, server: ModelServer) -> None:
     server.corrupt.add(f"{REPO}/config.json")
-    with pytest.raises(DownloadError, match="config.json is corrupted"):
+    with pytest.raises(DownloadError, match=r"config.json is corrupted"):
         download_model(store, "tiny-captioner", retries=0)
 
 
 def test_a_file_without_any_checksum_is_refused(store: ModelStore, server: ModelServer) -> None:
     server.no_checksum.add(f"{REPO}/config.json")
-    with pytest.raises(DownloadError, match="cannot be verified"):
+    with pytest.raises(DownloadError, match=r"cannot be verified"):
         download_model(store, "tiny-captioner", retries=0)
     assert not (store.root / "tiny-captioner/config.json").exists()
 
@@ -321,7 +320,7 @@ def test_variants_add_files_to_an_installed_model(store: ModelStore, server: Mod
     assert "onnx/decoder_model_merged_quantized.onnx" in {f.path for f in model.files}
     assert "onnx/decoder_model_merged.onnx" in {f.path for f in model.files}
     assert model.variant == "fp32,int8"
-    with pytest.raises(ModelError, match="no variant 'fp16'"):
+    with pytest.raises(ModelError, match=r"no variant 'fp16'"):
         download_model(store, "tiny-captioner", variant="fp16")
 
 
@@ -338,7 +337,7 @@ def test_no_network_is_a_plain_error_and_leaves_nothing(tmp_path: Path, payloads
         port = probe.getsockname()[1]
     store = ModelStore(tmp_path / "models",
                        Catalogue.load(write_catalogue(tmp_path, f"http://127.0.0.1:{port}", payloads)))
-    with pytest.raises(DownloadError, match="No network: could not reach 127.0.0.1"):
+    with pytest.raises(DownloadError, match=r"No network: could not reach 127.0.0.1"):
         download_model(store, "tiny-captioner", retries=0)
     assert store.state("tiny-captioner") == "missing"
 
@@ -359,7 +358,7 @@ def test_disk_full_is_a_plain_error(store: ModelStore, server: ModelServer) -> N
     folder.mkdir(parents=True)
     # The kernel's /dev/full answers every write with ENOSPC: a real full disk for this one file.
     os.symlink("/dev/full", folder / "decoder_model_merged.onnx.part")
-    with pytest.raises(DownloadError, match="disk is full.*SPACEVOICE_MODELS"):
+    with pytest.raises(DownloadError, match=r"disk is full.*SPACEVOICE_MODELS"):
         download_model(store, "tiny-captioner", retries=0)
     assert store.state("tiny-captioner") == "partial"
 
@@ -378,7 +377,7 @@ def test_not_enough_space_is_said_before_downloading(tmp_path: Path, server: Mod
 def test_permission_denied_is_a_plain_error(server: ModelServer, payloads: dict[str, bytes], tmp_path: Path) -> None:
     store = ModelStore(Path("/sys/spacevoice-models"),
                        Catalogue.load(write_catalogue(tmp_path, server.url, payloads)))
-    with pytest.raises(DownloadError, match="Permission denied: SpaceVoice cannot write to /sys"):
+    with pytest.raises(DownloadError, match=r"Permission denied: SpaceVoice cannot write to /sys"):
         download_model(store, "tiny-captioner")
 
 
@@ -397,7 +396,7 @@ def test_a_damaged_model_is_repaired_by_downloading_again(store: ModelStore, ser
     assert fetched == {"onnx/decoder_model_merged.onnx"}
     assert store.verify("tiny-captioner").ok
     target.write_bytes(b"truncated")
-    with pytest.raises(ModelError, match="damaged: onnx/decoder_model_merged.onnx has 9 bytes.*download tiny-capt"):
+    with pytest.raises(ModelError, match=r"damaged: onnx/decoder_model_merged.onnx has 9 bytes.*download tiny-capt"):
         store.require("tiny-captioner")
 
 
@@ -406,7 +405,7 @@ def test_a_manifest_cut_in_half_makes_the_folder_partial(store: ModelStore, serv
     manifest = store.root / "tiny-captioner" / MANIFEST
     manifest.write_bytes(manifest.read_bytes()[:40])
     assert store.state("tiny-captioner") == "partial"
-    with pytest.raises(ModelError, match="partly downloaded"):
+    with pytest.raises(ModelError, match=r"partly downloaded"):
         store.require("tiny-captioner")
     download_model(store, "tiny-captioner")
     assert store.verify("tiny-captioner").ok
