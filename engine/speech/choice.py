@@ -121,7 +121,12 @@ def machine_id() -> str:
 
 def orpheus_realtime_factor(speaker: Any, settings: Any) -> float:
     """Orpheus' real-time factor on this machine and provider: measured once by its warm-up probe, then recalled."""
-    provider = str(getattr(speaker, "provider", None) or getattr(settings, "device", "auto"))
+    provider = str(getattr(speaker, "provider", None) or getattr(speaker, "device", None)
+                   or getattr(settings, "device", None) or "auto")
+    if provider == "auto":
+        import onnxruntime  # what "auto" resolves to depends on the onnxruntime flavour installed
+
+        provider = f"auto:{onnxruntime.get_available_providers()[0]}"
     key = f"{machine_id()}|{provider}"
     path = paths.cache_dir() / REALTIME_CACHE
     cache: dict[str, Any] = {}
@@ -180,7 +185,7 @@ def choose_speaker(settings: Any, engine: str | None = "auto", *, orpheus: Speak
     if engine == "orpheus":
         if reason is not None:
             raise ModelError(f"The Orpheus voice cannot speak: {reason}",
-                             "Install it with 'main.py models install orpheus-3b-0.1-ft', or use --engine system.")
+                             "Or use --engine system.")
         return VoiceChain([speaker, system], **options)  # type: ignore[arg-type, list-item]
     if reason is not None:
         log.info("auto speech: system voice (%s)", reason)

@@ -153,7 +153,10 @@ class Player:
                 close()  # tell the synthesizer to stop working on speech nobody will hear
             if stream is not None:
                 with contextlib.suppress(Exception):
-                    stream.abort() if self._stop_requested.is_set() else stream.stop()
+                    if self._stop_requested.is_set():
+                        stream.abort()  # drops what is still buffered: silence now, not after the buffer
+                    else:
+                        stream.stop()
                 stream.close()
             self._playing = False
         return not self._stop_requested.is_set()
@@ -276,6 +279,10 @@ class WavWriter:
 
     def discard(self) -> None:
         """Drop the partial file (after an error)."""
+        if self._wave is not None:
+            with contextlib.suppress(Exception):
+                self._wave.close()  # else its finaliser would write to the closed file later
+            self._wave = None
         with contextlib.suppress(Exception):
             self._file.close()
         with contextlib.suppress(OSError):
