@@ -1,0 +1,111 @@
+"""``main.py models`` end to end, in a subprocess as a user runs it, against the hub-like server on 127.0.0.1."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import run_main
+from tests.engine.test_models_download import REPO, ModelServer, tiny_onnx, write_catalogue
+
+
+@pytest.fixture
+def hub(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[ModelServer]:
+    """The server, and a catalogue that names upstream hosts; the mirror variable sends everything to 127.0.0.1."""
+    server = ModelServer()
+    payloads = {"config.json": b'{"model_type": "vision-encoder-decoder"}', "tokenizer.json": b'{"version": "1.0"}',
+                "onnx/encoder_model.onnx": tiny_onnx(4, seed=1),
+                "onnx/decoder_model_merged.onnx": tiny_onnx(300_000, seed=2),
+                "onnx/decoder_model_merged_quantized.onnx": tiny_onnx(10, seed=3)}
+    for path, data in payloads.items():
+        server.add(path, data, lfs=path.endswith(".onnx"))
+    monkeypatch.setenv("SPACEVOICE_CATALOGUE", str(write_catalogue(tmp_path, "https://huggingface.invalid", payloads)))
+    monkeypatch.setenv("SPACEVOICE_MODEL_MIRROR", server.url)
+    yield server
+    server.close()
+
+
+def one_plain_line(stderr: str) -> str:
+    lines = [line for line in stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and "Traceback" not in stderr, stderr
+    assert lines[0].startswith("spacevoice: ")
+    return lines[0]
+
+
+def test_list_download_verify_remove(hub: ModelServer, spacevoice_home: Path) -> None:
+    listed = run_main("models", "list")
+    assert listed.returncode == 0
+    assert "tiny-captioner" in listed.stdout and "missing" in listed.stdout
+
+    hub.cut[f"{REPO}/onnx/decoder_model_merged.onnx"] = (300_000, 1)  # one cut connection on the way
+    done = run_main("models", "download", "tiny-captioner")
+    assert done.returncode == 0, done.stderr
+    assert "Installed tiny-captioner" in done.stdout
+    # Not a terminal: one line when a file starts (or resumes) and one when it is verified; no \r redraws.
+    assert "tiny-captioner/onnx/decoder_model_merged.onnx: downloading" in done.stderr
+    assert "resuming at 0.3 MB" in done.stderr
+    assert done.stderr.count(": verified") == 4 and "\r" not in done.stderr
+    folder = spacevoice_home / "data" / "models" / "tiny-captioner"
+    assert (folder / "manifest.json").is_file()
+
+    state = json.loads(run_main("models", "list", "--json").stdout)
+    row = next(m for m in state["models"] if m["name"] == "tiny-captioner")
+    assert row["state"] == "installed" and row["variant"] == "fp32"
+    verified = run_main("models", "verify")
+    assert verified.returncode == 0 and "tiny-captioner: OK (4 files" in verified.stdout
+
+    target = folder / "onnx" / "encoder_model.onnx"
+    target.write_bytes(target.read_bytes()[:-1] + b"\x00")
+    broken = run_main("models", "verify", "tiny-captioner")
+    assert broken.returncode == 4
+    assert "tiny-captioner: DAMAGED: onnx/encoder_model.onnx does not match its checksum" in broken.stdout
+    assert "need repair" in one_plain_line(broken.stderr)
+    assert run_main("models", "download", "tiny-captioner").returncode == 0
+    assert run_main("models", "verify", "tiny-captioner").returncode == 0
+
+    assert run_main("models", "remove", "tiny-captioner").returncode == 0
+    assert not folder.exists()
+    again = run_main("models", "remove", "tiny-captioner")
+    assert again.returncode == 4 and "is not installed" in one_plain_line(again.stderr)
+
+
+def test_download_errors_are_one_plain_line(hub: ModelServer) -> None:
+    unknown = run_main("models", "download", "no-such-model")
+    assert unknown.returncode == 4
+    assert "no model called 'no-such-model'" in one_plain_line(unknown.stderr)
+    hub.corrupt.add(f"{REPO}/onnx/encoder_model.onnx")
+    corrupted = run_main("models", "download", "tiny-captioner")
+    assert corrupted.returncode == 4
+    assert "encoder_model.onnx is corrupted" in corrupted.stderr.splitlines()[-1]
+    assert "Traceback" not in corrupted.stderr
+    assert "partial" in run_main("models", "list").stdout
+
+
+def test_export_snac_needs_weights_said_plainly() -> None:
+    result = run_main("models", "export", "snac")
+    assert result.returncode == 4
+    assert "--weights PATH, or --random-weights" in one_plain_line(result.stderr)
+
+
+def test_export_registers_a_captioner_that_describe_then_uses(tiny_captioner_build: tuple[Path, Path],
+                                                              spacevoice_home: Path) -> None:
+    """The real chain: Optimum export of a transformers folder -> store -> `describe` loads it by name."""
+    source = tiny_captioner_build[0]
+    exported = run_main("models", "export", str(source), "--task", "image-to-text", "--name", "tiny-exported")
+    assert exported.returncode == 0, exported.stderr
+    assert "Installed tiny-exported" in exported.stdout
+    listed = json.loads(run_main("models", "list", "--json").stdout)
+    row = next(m for m in listed["models"] if m["name"] == "tiny-exported")
+    assert row["task"] == "image-to-text" and row["source"] == str(source)
+    assert run_main("models", "verify", "tiny-exported").returncode == 0
+
+    assert run_main("settings", "set", "captioner", "tiny-exported").returncode == 0
+    image = Path(__file__).resolve().parents[2] / "resources" / "samples" / "astronaut.png"
+    described = run_main("describe", "--image", str(image), "--json", "--no-speech")
+    assert described.returncode == 0, described.stderr
+    result = json.loads(described.stdout)
+    assert result["caption"] is not None  # a random tiny model says nonsense, but it ran from the store
+    assert not any("scene" in w and "not installed" in w for w in result["warnings"])
