@@ -106,3 +106,22 @@ def numpy_sampler_processor(sampler: SlotSampler, prompt_length: int) -> Any:
             return chosen
 
     return ReplaySampler()
+
+
+_BUILT: dict[tuple[str, Path], Path] = {}
+
+
+def built_once(kind: str, base: Path) -> Path:
+    """Build ``kind`` (``snac``, ``snac-full`` or ``orpheus``) under ``base`` once per test session."""
+    key = (kind, base)
+    if key not in _BUILT:
+        if kind == "snac":
+            _BUILT[key] = build_tiny_snac(base / "tiny-snac")
+        elif kind == "snac-full":
+            from engine.models.export_snac import export_snac
+
+            export_snac(base / "snac-24khz", seed=1)
+            _BUILT[key] = base / "snac-24khz"
+        else:
+            _BUILT[key] = build_tiny_orpheus(base / "tiny-orpheus")
+    return _BUILT[key]

@@ -96,7 +96,7 @@ def export_snac(
     model = build_snac(config, weights, seed=seed)
     if not noise:
         disable_noise(model)
-    decoder = _snac_decoder_module_class()(model)
+    decoder = _snac_decoder_module_class()(model).eval()
     frames = 4
     example = (
         torch.randint(0, 4096, (1, frames), dtype=torch.long),

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import logging
 import math
-import re
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -24,6 +23,7 @@ import numpy as np
 from engine.errors import ModelError, SpaceVoiceError
 from engine.speech.base import AudioChunk
 from engine.speech.sampling import AUDIO_TOKEN_BASE, CODEBOOK_SIZE, END_OF_SPEECH, SLOTS, SamplingConfig, SlotSampler
+from engine.speech.sentences import split_sentences
 from engine.speech.snac import SAMPLE_RATE, SAMPLES_PER_FRAME, StreamingSnacDecoder
 
 log = logging.getLogger(__name__)
@@ -33,7 +33,6 @@ START_OF_HUMAN, END_OF_TEXT, END_OF_HUMAN, START_OF_AI, START_OF_SPEECH = 128259
 #: Audio tokens per second of speech: 7 per SNAC frame, 24000 / 2048 frames per second (~82).
 REALTIME_TOKENS_PER_SECOND = SLOTS * SAMPLE_RATE / SAMPLES_PER_FRAME
 LLM_MODEL, SNAC_MODEL = "orpheus-3b-0.1-ft", "snac-24khz"
-_SENTENCE_END = re.compile(r"(?<=[.!?…])[\"')\]]*\s+|\n\s*\n")
 
 
 class OrpheusFailed(ModelError):
@@ -44,27 +43,6 @@ def build_prompt(tokenizer: Any, text: str, voice: str) -> list[int]:
     """Orpheus' prompt: start of human, ``tokenize(f"{voice}: {text}")``, end of text/human, start of AI/speech."""
     ids = tokenizer.encode(f"{voice}: {text}").ids
     return [START_OF_HUMAN, *ids, END_OF_TEXT, END_OF_HUMAN, START_OF_AI, START_OF_SPEECH]
-
-
-def split_sentences(text: str, *, longest: int = 300) -> list[str]:
-    """Split ``text`` into sentences; pieces shorter than 12 characters join the next; overlong ones split at commas."""
-    pieces: list[str] = []
-    for part in _SENTENCE_END.split(text.strip()):
-        part = " ".join(part.split())
-        while len(part) > longest:
-            cut = max(part.rfind(", ", 0, longest), part.rfind("; ", 0, longest), part.rfind(" ", 0, longest))
-            cut = cut if cut > 0 else longest
-            pieces.append(part[: cut + 1].strip())
-            part = part[cut + 1 :].strip()
-        if part:
-            pieces.append(part)
-    merged: list[str] = []
-    for piece in pieces:
-        if merged and len(merged[-1]) < 12:
-            merged[-1] = f"{merged[-1]} {piece}"
-        else:
-            merged.append(piece)
-    return merged
 
 
 def token_budget(text: str) -> int:
@@ -283,6 +261,5 @@ __all__ = [
     "OrpheusSpeaker",
     "SpeechStats",
     "build_prompt",
-    "split_sentences",
     "token_budget",
 ]

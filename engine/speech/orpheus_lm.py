@@ -24,18 +24,13 @@ from engine.errors import ModelError
 
 log = logging.getLogger(__name__)
 
-#: Model files tried in order, by where the model runs: fp16 suits GPUs, int8 suits CPUs.
+#: Model files tried in order (in the folder, then in ``onnx/``), by where the model runs: fp16 suits GPUs,
+#: int8/4-bit suit CPUs. onnx-community's Orpheus ships ``onnx/model_q4.onnx`` and others.
 LLM_FILES = {
-    "gpu": ("model_fp16.onnx", "onnx/model_fp16.onnx", "model.onnx", "onnx/model.onnx", "decoder_model_merged.onnx"),
-    "cpu": (
-        "model_int8.onnx",
-        "onnx/model_int8.onnx",
-        "model_quantized.onnx",
-        "onnx/model_quantized.onnx",
-        "model.onnx",
-        "onnx/model.onnx",
-        "decoder_model_merged.onnx",
-    ),
+    "gpu": ("model_fp16.onnx", "model_q4f16.onnx", "model.onnx", "model_q4.onnx", "model_int8.onnx",
+            "decoder_model_merged.onnx"),
+    "cpu": ("model_int8.onnx", "model_quantized.onnx", "model_q4.onnx", "model.onnx", "decoder_model_merged.onnx",
+            "model_fp16.onnx", "model_q4f16.onnx"),
 }
 _DTYPES = {"tensor(float)": np.float32, "tensor(float16)": np.float16}
 
@@ -46,8 +41,9 @@ def find_llm(folder: Path, *, gpu: bool = False) -> Path:
     if folder.is_file():
         return folder
     for name in LLM_FILES["gpu" if gpu else "cpu"]:
-        if (folder / name).is_file():
-            return folder / name
+        for candidate in (folder / name, folder / "onnx" / name):
+            if candidate.is_file():
+                return candidate
     raise ModelError(
         f"No Orpheus language model was found in {folder}.",
         "Run: main.py models download orpheus-3b-0.1-ft",
