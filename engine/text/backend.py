@@ -23,5 +23,5 @@ class OcrBackend(Protocol):
         ...
 
     def recognise(self, gray: np.ndarray) -> list[list[Word]]:
-        """Words in a 2-D uint8 picture (dark text on light), grouped into the engine's own lines."""
+        """Words in a 2-D uint8 picture (text of any colour), grouped into the engine's own lines."""
         ...

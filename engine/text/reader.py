@@ -1,8 +1,7 @@
 """`TextReader`: the text stage. Picture in, lines in reading order out, and what to say about them.
 
-Before a backend sees the picture it is made grey, turned dark-on-light when the screen is mostly dark (a dark
-theme; engines are trained on print), and shrunk when it is huge. Afterwards, words the engine itself doubts and
-that are not made of letters or digits (icons, borders, the edge of a photo read as "|" or "@") are dropped.
+Before a backend sees the picture it is made grey and shrunk when it is huge. Afterwards, words the engine itself
+doubts and that are not made of letters or digits (icons, borders, the edge of a photo read as "|" or "@") are dropped.
 When a great deal of ink yields almost nothing readable, Tesseract's script detection says whether the text is in
 a writing system no installed language pack reads, and which pack to install.
 """
@@ -39,7 +38,7 @@ _BORDER = re.compile(r"[|¦│┃‖_—–=\[\]{}()<>/\\~-]+")
 
 
 def prepare(image: np.ndarray) -> tuple[np.ndarray, float]:
-    """Grey, dark-on-light, at most `MAX_PIXELS`: the picture a backend reads, and the scale applied to it."""
+    """Grey, at most `MAX_PIXELS`: the picture a backend reads, and the scale applied to it."""
     import cv2
 
     if image.ndim == 3:
@@ -50,9 +49,8 @@ def prepare(image: np.ndarray) -> tuple[np.ndarray, float]:
     if scale < 1.0:
         size = (max(1, round(gray.shape[1] * scale)), max(1, round(gray.shape[0] * scale)))
         gray = cv2.resize(gray, size, interpolation=cv2.INTER_AREA)
-    # The median pixel is the background of most screens: dark means a dark theme, so invert it.
-    if float(np.median(gray[:: max(1, gray.shape[0] // 256), :: max(1, gray.shape[1] // 256)])) < 110:
-        gray = 255 - gray
+    # No global inversion for dark themes: Tesseract 5 and PP-OCR read light-on-dark lines as they are, and
+    # inverting a screen that mixes dark and light windows only moves the problem (and breaks script detection).
     return gray, scale
 
 
@@ -101,17 +99,24 @@ class TextReader:
                     continue
                 lines.append(_rescale(piece, scale))
         log.debug("read %d lines (%d dropped as misreads)", len(lines), dropped)
-        self._check_script(gray, lines, dropped, sum(len(line) for line in engine_lines))
+        self._check_script(gray, engine_lines, lines, dropped)
         return reading_order(lines)
 
-    def _check_script(self, gray: np.ndarray, lines: list[TextLine], dropped: int, words: int) -> None:
+    def _check_script(self, gray: np.ndarray, engine_lines: list[list[Word]], lines: list[TextLine],
+                      dropped: int) -> None:
         """When much was seen but little read, ask whether the text is in a script we have no pack for."""
-        if words < 3 or (dropped <= len(lines) and _mean_confidence(lines) >= 0.7):
+        words = [word for line in engine_lines for word in line]
+        if len(words) < 3 or (dropped <= len(lines) and _mean_confidence(lines) >= 0.7):
             return
         detect = getattr(self.backend, "detect_script", None)
         if detect is None:
             return
-        found = detect(gray)
+        # Only the part with ink in it: faster, and the rest of the screen would dilute the guess.
+        left = max(0, min(w.box[0] for w in words) - 8)
+        top = max(0, min(w.box[1] for w in words) - 8)
+        right = max(w.box[0] + w.box[2] for w in words) + 8
+        bottom = max(w.box[1] + w.box[3] for w in words) + 8
+        found = detect(gray[top:bottom, left:right])
         if found is None:
             return
         script, confidence = found

@@ -37,6 +37,9 @@ MAX_WORKERS = 2
 # A strip shorter than this is not worth its own process (start-up and layout analysis cost ~50 ms each).
 MIN_STRIP_HEIGHT = 240
 RUN_TIMEOUT_S = 60.0
+# Script detection (``--psm 0``) skips screen-sized letters as "too few characters"; twice the size works.
+OSD_ZOOM = 2.0
+OSD_MAX_SIDE = 3000
 
 _WINDOWS_PLACES = (
     r"%ProgramFiles%\Tesseract-OCR\tesseract.exe",
@@ -151,9 +154,18 @@ class TesseractBackend:
         return parse_tsv(result.stdout.decode("utf-8", "replace"), top)
 
     def detect_script(self, gray: np.ndarray) -> tuple[str, float] | None:
-        """Tesseract's guess of the writing system (``"Cyrillic"``, 9.5) from ``--psm 0``; ``None`` if unsure."""
+        """Tesseract's guess of the writing system (``"Cyrillic"``, 9.5) from ``--psm 0``; ``None`` if unsure.
+
+        Give it the part of the picture that holds the text: orientation and script detection wants letters
+        larger than screen text, so the picture is enlarged (to at most `OSD_MAX_SIDE`) first.
+        """
+        import cv2
+
         if "osd" not in installed_languages(self.command):
             return None
+        factor = min(OSD_ZOOM, OSD_MAX_SIDE / max(gray.shape))
+        if factor > 1.0:
+            gray = cv2.resize(gray, None, fx=factor, fy=factor, interpolation=cv2.INTER_CUBIC)
         args = [self.command, "stdin", "stdout", "--psm", "0"]
         try:
             result = subprocess.run(args, input=to_pgm(gray), capture_output=True, timeout=RUN_TIMEOUT_S,
@@ -235,12 +247,12 @@ SCRIPT_PACKS: dict[str, tuple[str, str]] = {
 
 
 def language_hint(pack: str) -> str:
-    """How to install one language pack on this system."""
+    """How to install one language pack on this system, as a sentence."""
     if sys.platform == "win32":
         return f"Run the Tesseract installer again and tick the '{pack}' language data."
     if sys.platform == "darwin":
         return "Install the language packs: brew install tesseract-lang"
-    return f"Install it: sudo apt install tesseract-ocr-{pack.replace('_', '-')}"
+    return f"Install the language pack: sudo apt install tesseract-ocr-{pack.replace('_', '-')}"
 
 
 def missing_pack_message(script: str, languages: Sequence[str]) -> tuple[str, str] | None:
@@ -253,4 +265,5 @@ def missing_pack_message(script: str, languages: Sequence[str]) -> tuple[str, st
     what = f"The text looks like {script} script, which the installed language packs cannot read."
     if not pack:
         return what, f"Install the Tesseract language pack for {script} text."
-    return what, f"For {language}, {language_hint(pack)[0].lower()}{language_hint(pack)[1:]}"
+    hint = language_hint(pack)
+    return what, f"To read {language}, {hint[:1].lower()}{hint[1:]}, then set ocr_languages to eng+{pack}."
