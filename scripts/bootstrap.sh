@@ -12,6 +12,7 @@ SYSTEM_PACKAGES=(
   libxcb-render-util0 libxcb-image0 libxcb-shape0 libegl1 libgl1 libfontconfig1 libdbus-1-3  # Qt's xcb plugin
   nsis binutils fakeroot dpkg-dev                          # installers
   xterm                                                    # a real program to screenshot in tests
+  chromium                                                 # a web page to screenshot in the OCR tests (~290 MB)
 )
 
 missing=()
@@ -34,4 +35,12 @@ if [ ! -x .venv/bin/python ] || [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; th
   # torch is pinned in the export extra; pip takes the CPU wheel when one is offered locally.
   .venv/bin/python -m pip install -q -e '.[export,dev,build]'
   echo "$want" > "$stamp"
+fi
+
+# PP-OCRv4 ONNX models for the ONNX text reader's tests, taken out of RapidOCR's wheel (hash-checked); RapidOCR
+# itself is never installed (it needs the full opencv-python, which clashes with PySide6).
+if [ ! -f .cache/ppocr-v4/ch_PP-OCRv4_rec_infer.onnx ]; then
+  .venv/bin/python -m pip download -q --no-deps rapidocr-onnxruntime==1.4.4 -d .cache/wheels
+  .venv/bin/python -c "from engine.text.onnx_ocr import install_from_wheel as i; \
+i('.cache/wheels/rapidocr_onnxruntime-1.4.4-py3-none-any.whl', '.cache/ppocr-v4')"
 fi
