@@ -39,6 +39,7 @@ class ModelFile:
     sha256: str | None = None
     size: int | None = None
     variant: str | None = None
+    optional: bool = False  # upstream may not have it at this revision: a 404 is skipped, not an error
 
 
 @dataclass(frozen=True)
@@ -143,6 +144,7 @@ def _entry(raw: dict[str, Any]) -> CatalogueEntry:
             sha256=(str(f["sha256"]).lower() if f.get("sha256") else None),
             size=(int(f["size"]) if f.get("size") is not None else None),
             variant=f.get("variant"),
+            optional=bool(f.get("optional", False)),
         )
         for f in raw["files"]
     )

@@ -47,6 +47,10 @@ class DownloadError(ModelError):
     """A model download failed; the message says why in plain words and what to do."""
 
 
+class NotFoundError(DownloadError):
+    """The server does not have the file (HTTP 404)."""
+
+
 class Progress(Protocol):
     """Receives download progress (the command line draws a bar; the tray app shows a dialog)."""
 
@@ -145,8 +149,14 @@ def _download_files(store: ModelStore, entry: CatalogueEntry, folder: Path, want
         with contextlib.suppress(FileNotFoundError):
             final.unlink()  # an unverified leftover is never trusted
         url = entry.file_url(file.path, revision=revision, mirror=mirror)
-        fetched = fetch_file(url, final, sha256=file.sha256, size=file.size, progress=progress,
-                             label=f"{name}/{file.path}", retries=retries, timeout=timeout)
+        try:
+            fetched = fetch_file(url, final, sha256=file.sha256, size=file.size, progress=progress,
+                                 label=f"{name}/{file.path}", retries=retries, timeout=timeout)
+        except NotFoundError:
+            if not file.optional:
+                raise
+            log.info("optional file %s of %s is not on the server; skipped", file.path, name)
+            continue
         if fetched.commit and not _HEX40.match(revision):
             revision = fetched.commit  # pin the rest of the files to the commit the first one came from
         journal["files"][file.path] = fetched.sha256
@@ -364,7 +374,7 @@ def _http_error(error: urllib.error.HTTPError, url: str, label: str) -> Exceptio
     if error.code in (429, 500, 502, 503, 504):
         return _Retry(f"the server answered HTTP {error.code}")
     if error.code == 404:
-        return DownloadError(f"{label} was not found at {_host(url)} (HTTP 404).",
+        return NotFoundError(f"{label} was not found at {_host(url)} (HTTP 404).",
                              "The catalogue may be out of date, or the mirror lacks this file.")
     if error.code in (401, 403):
         return DownloadError(f"{_host(url)} refused {label} (HTTP {error.code}): the model may need a login.",

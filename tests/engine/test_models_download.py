@@ -331,6 +331,15 @@ def test_not_found_is_a_plain_error(tmp_path: Path, server: ModelServer, payload
         download_model(store, "tiny-captioner", retries=0)
 
 
+def test_an_optional_file_the_server_lacks_is_skipped(tmp_path: Path, server: ModelServer,
+                                                      payloads: dict[str, bytes]) -> None:
+    path = write_catalogue(tmp_path, server.url, payloads, extra_files=[{"path": "maybe.json", "optional": True}])
+    store = ModelStore(tmp_path / "models", Catalogue.load(path))
+    model = download_model(store, "tiny-captioner", retries=0)
+    assert server.requested("maybe.json") == [None]
+    assert "maybe.json" not in {f.path for f in model.files} and store.verify("tiny-captioner").ok
+
+
 def test_no_network_is_a_plain_error_and_leaves_nothing(tmp_path: Path, payloads: dict[str, bytes]) -> None:
     with socket.socket() as probe:  # a port nobody listens on
         probe.bind(("127.0.0.1", 0))
