@@ -206,6 +206,8 @@ class SpaceVoiceApp(QObject):
             dialog.close()
         if self.tray is not None:
             self.tray.hide()
+        if self.window is not None:
+            self.window.hide()  # hide, not close: closing the window means Quit
 
     @Slot(object)
     def apply_settings(self, settings: Settings) -> None:

@@ -45,6 +45,7 @@ class SettingsDialog(QDialog):
         self.setObjectName("settingsDialog")
         self.setWindowTitle("SpaceVoice settings")
         self.setAccessibleName("SpaceVoice settings")
+        self.setMinimumWidth(760)  # every group's tab title visible at once
         self._settings = settings
         self.fields: dict[str, QWidget] = {}
         layout = QVBoxLayout(self)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import sys
@@ -53,4 +54,9 @@ class X11Hotkeys:
         """Stop the listener thread."""
         if self._listener is not None:
             self._listener.stop()
+            # pynput queues its "disable recording" request without sending it, so the listener thread only
+            # ends at the next key event; flushing sends it now (its X connections must close promptly).
+            with contextlib.suppress(Exception):
+                self._listener._display_record.flush()
+            self._listener.join(2)
             self._listener = None

@@ -1,0 +1,75 @@
+"""The ways to start an action from outside the menu: a real X11 hotkey pressed with xdotool, and a second
+``main.py`` process forwarding its trigger over the local socket; plus debounce and single instance."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import time
+
+import pytest
+from PySide6.QtTest import QTest
+
+from tests.conftest import run_main
+
+pytestmark = pytest.mark.gui
+
+
+def _press(keys: str) -> None:
+    subprocess.run(["xdotool", "key", "--clearmodifiers", keys], check=True, timeout=10)
+
+
+@pytest.mark.skipif(shutil.which("xdotool") is None, reason="xdotool is not installed")
+def test_real_x11_hotkey_describes_the_screen_and_repeats_are_debounced(make_app, spy, qtbot):
+    app = make_app(use_hotkeys=True)
+    assert app.hotkeys.name == "X11 (pynput)", app.hotkeys.reasons
+    captures: list[int] = []
+    app.worker.step.connect(lambda request_id, step: step == "capture" and captures.append(request_id))
+    _press("ctrl+alt+shift+d")
+    _press("ctrl+alt+shift+d")  # an impatient double press: one describe, not two
+    qtbot.waitUntil(lambda: app.last_spoken is not None, timeout=60_000)
+    QTest.qWait(800)
+    assert len(captures) == 1
+    assert app.last_spoken in spy.spoken
+    # The menu shows the hotkey next to its entry, so a sighted helper can learn it.
+    assert app.actions["describe-screen"].text().endswith("\tCtrl+Alt+Shift+D")
+    # Stop by hotkey silences at once; the status line says so.
+    _press("ctrl+alt+shift+s")
+    qtbot.waitUntil(lambda: app.messages.status == "Stopped", timeout=10_000)
+
+
+def test_second_instance_forwards_its_trigger_to_the_first(make_app, spy, qtbot):
+    app = make_app()
+    env = {"SPACEVOICE_HOME": os.environ["SPACEVOICE_HOME"], "SPACEVOICE_HOTKEYS": "none"}
+    # A real second process, as a desktop shortcut would start it. Run it off the GUI thread's wait.
+    started = time.perf_counter()
+    process = subprocess.Popen([*_main_command(), "trigger", "describe-screen"], env={**os.environ, **env},
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    qtbot.waitUntil(lambda: process.poll() is not None, timeout=60_000)
+    assert process.returncode == 0, process.stderr.read() if process.stderr else ""
+    qtbot.waitUntil(lambda: app.last_spoken is not None, timeout=60_000)
+    assert app.last_spoken in spy.spoken
+    print(f"trigger round trip {time.perf_counter() - started:.2f} s")
+    # `main.py` with no command while one runs: a second tray is not started.
+    second = subprocess.Popen(_main_command(), env={**os.environ, **env}, stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, text=True)
+    qtbot.waitUntil(lambda: second.poll() is not None, timeout=60_000)
+    assert second.returncode == 0
+    assert "already running" in (second.stderr.read() if second.stderr else "")
+
+
+def test_trigger_without_a_running_instance_says_how_to_start_one():
+    result = run_main("trigger", "describe-screen", env={"SPACEVOICE_HOTKEYS": "none"}, timeout=60)
+    assert result.returncode == 3
+    assert result.stderr.strip().startswith("spacevoice: SpaceVoice is not running.")
+    assert "Start it first" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+
+
+def _main_command() -> list[str]:
+    import sys
+
+    from tests.conftest import ROOT
+
+    return [sys.executable, str(ROOT / "main.py")]
