@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -189,6 +190,7 @@ def run_find(args: argparse.Namespace) -> int:
     frames = webcam_frames(device)
     timeout = args.timeout if args.timeout and args.timeout > 0 else None
     announce(f"Looking for {person.name}.")
+    started = time.monotonic()
     seen = False
     try:
         for sighting in watch_for(identifier, person.name, frames, timeout=timeout):
@@ -199,7 +201,8 @@ def run_find(args: argparse.Namespace) -> int:
     finally:
         frames.close()  # type: ignore[attr-defined]  # a generator: closing releases the camera
     if not seen:
-        when = f"in {timeout:g} seconds" if timeout is not None else "before the video ended"
+        timed_out = timeout is not None and time.monotonic() - started >= timeout
+        when = f"in {timeout:g} seconds" if timed_out else "before the camera stopped"
         announce(f"I did not see {person.name} {when}.")
         return 1
     return 0

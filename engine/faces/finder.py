@@ -99,9 +99,11 @@ def guided_enrolment(
         announce(instruction)
         if not _skip(frames, settle_frames):
             break
+        ended = False
         for _ in range(search_frames):
             frame = next(frames, None)
             if frame is None:
+                ended = True
                 break
             faces = identifier.analyse(frame.image)
             face = _the_one_face(faces)
@@ -114,6 +116,8 @@ def guided_enrolment(
             break
         else:
             announce("I can't see your face clearly. Move into the camera's view, in good light.")
+        if ended:
+            break
     if not caught:
         return []
     first = caught[0].embedding

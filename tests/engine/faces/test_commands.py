@@ -1,0 +1,126 @@
+"""``main.py people ...`` and ``main.py find`` end to end in subprocesses, with a video file as the camera."""
+
+from __future__ import annotations
+
+import json
+import os
+import stat
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image, ImageDraw
+
+from engine.faces.gallery import people_file
+from tests.engine.faces.scenes import scene, stranger, write_video
+
+
+def _ok(result):
+    assert result.returncode == 0, result.stderr
+    return result.stdout
+
+
+def test_add_list_rename_remove_and_describe(main_cli, faces_dir):
+    paul = str(faces_dir / "paul_rudd.jpg")
+    assert "Paul is enrolled with 1 face picture." in _ok(main_cli("people", "add", "Paul", paul))
+    assert "Shea is enrolled" in _ok(main_cli("people", "add", "Shea", str(faces_dir / "shea_whigham.jpg")))
+    if os.name == "posix":
+        assert stat.S_IMODE(people_file().stat().st_mode) == 0o600
+    assert _ok(main_cli("people", "list")).splitlines() == ["Paul: 1 face picture", "Shea: 1 face picture"]
+    described = json.loads(_ok(main_cli("describe", "--image", paul, "--json", "--no-speech")))
+    assert [p["name"] for p in described["people"]] == ["Paul"]
+    assert "Paul is in the centre, close." in described["spoken"]
+    assert "Renamed Paul to Paul Rudd." in _ok(main_cli("people", "rename", "paul", "Paul Rudd"))
+    assert "Removed Shea" in _ok(main_cli("people", "remove", "SHEA"))
+    assert _ok(main_cli("people", "list")).splitlines() == ["Paul Rudd: 1 face picture"]
+    missing = main_cli("people", "remove", "Shea")
+    assert missing.returncode == 2 and "Nobody by that name is enrolled" in missing.stderr
+
+
+def test_add_refuses_a_picture_without_a_face(main_cli, faces_dir, tmp_path):
+    text = Image.new("RGB", (640, 200), "white")
+    ImageDraw.Draw(text).text((20, 80), "Quarterly report: revenue up 4 percent", fill="black")
+    picture = tmp_path / "report.png"
+    text.save(picture)
+    result = main_cli("people", "add", "Mia", str(faces_dir / "paul_rudd.jpg"), str(picture))
+    assert result.returncode == 2
+    assert "No face was found in report.png" in result.stderr and result.stderr.count("\n") == 1
+    assert not people_file().exists()  # the good photo before it was not saved either
+
+
+def test_several_faces_without_a_terminal_explains_and_saves_nothing(main_cli, faces_dir):
+    result = main_cli("people", "add", "Mia", str(faces_dir / "multiface.jpg"), input_text="")
+    assert result.returncode == 2
+    assert "shows 6 faces: 1 on the left" in result.stderr and "--face N" in result.stderr
+    assert not people_file().exists()
+    _ok(main_cli("people", "add", "Mia", str(faces_dir / "multiface.jpg"), "--face", "2"))
+    described = json.loads(_ok(main_cli("describe", "--image", str(faces_dir / "multiface.jpg"), "--json",
+                                        "--no-speech")))
+    assert [p["name"] for p in described["people"]] == [None, "Mia", None, None, None, None]
+    wrong = main_cli("people", "add", "Mia", str(faces_dir / "multiface.jpg"), "--face", "7")
+    assert wrong.returncode == 2 and "there is no face 7" in wrong.stderr
+
+
+@pytest.fixture
+def camera_scenes(faces_dir):
+    """640x480 frames: strangers only, Paul on the left with a stranger, Paul on the right with a stranger."""
+    from tests.engine.faces.scenes import load_rgb
+
+    paul, other = load_rgb(faces_dir, "paul_rudd"), stranger(faces_dir)
+    return {
+        "strangers": scene((640, 480), [(other, 0.3, 260), (other[:, ::-1], 0.75, 220)]),
+        "left": scene((640, 480), [(paul, 0.17, 300), (other, 0.75, 220)]),
+        "right": scene((640, 480), [(other, 0.2, 220), (paul, 0.83, 300)]),
+    }
+
+
+def test_find_says_where_the_person_is_and_again_when_they_move(main_cli, faces_dir, camera_scenes, tmp_path):
+    _ok(main_cli("people", "add", "Paul", str(faces_dir / "paul_rudd.jpg")))
+    frames = [camera_scenes["strangers"]] * 8 + [camera_scenes["left"]] * 8 + [camera_scenes["right"]] * 8
+    video = write_video(tmp_path / "camera.avi", frames)
+    result = main_cli("find", "Paul", "--webcam", str(video), "--no-speech")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines() == [
+        "Looking for Paul.", "Paul is on the left, close.", "Paul is on the right, close.",
+    ]
+
+
+def test_find_reports_a_person_who_never_appears_and_an_unknown_name(main_cli, faces_dir, camera_scenes, tmp_path):
+    _ok(main_cli("people", "add", "Paul", str(faces_dir / "paul_rudd.jpg")))
+    video = write_video(tmp_path / "strangers.avi", [camera_scenes["strangers"]] * 6)
+    result = main_cli("find", "Paul", "--webcam", str(video), "--no-speech")
+    assert result.returncode == 1
+    assert result.stdout.splitlines()[-1] == "I did not see Paul before the camera stopped."
+    unknown = main_cli("find", "Nobody", "--webcam", str(video), "--no-speech")
+    assert unknown.returncode == 2 and "Nobody by that name is enrolled" in unknown.stderr
+    no_camera = main_cli("find", "Paul", "--webcam", "7", "--no-speech")
+    assert no_camera.returncode == 3 and "No camera was found" in no_camera.stderr
+
+
+def test_enroll_webcam_guides_takes_several_frames_and_then_recognises(main_cli, faces_dir, tmp_path):
+    from tests.engine.faces.scenes import load_rgb
+
+    shea = load_rgb(faces_dir, "shea_whigham")
+    frames = [scene((640, 480), [(shea, 0.5 + 0.02 * (i % 3), 300)]) for i in range(24)]
+    video = write_video(tmp_path / "me.avi", frames)
+    out = _ok(main_cli("people", "enroll-webcam", "Shea", "--device", str(video), "--settle-frames", "2",
+                       "--no-speech"))
+    lines = out.splitlines()
+    assert lines[0] == "Look straight at the camera."
+    assert "Turn your head slightly to the left." in lines
+    assert lines[-1] == "Done. Shea is enrolled with 5 face pictures."
+    assert _ok(main_cli("people", "list")).splitlines() == ["Shea: 5 face pictures"]
+    described = json.loads(_ok(main_cli("describe", "--image", str(faces_dir / "shea_whigham.jpg"), "--json",
+                                        "--no-speech")))
+    assert [p["name"] for p in described["people"]] == ["Shea"]
+
+
+def test_enroll_webcam_with_nobody_in_view_saves_nothing(main_cli, tmp_path):
+    empty = np.full((480, 640, 3), 120, np.uint8)
+    empty[100:300, 200:400] = 30  # a dark box: something in view, but no face
+    video = write_video(tmp_path / "empty.avi", [empty] * 100)  # enough to search one whole step
+    result = main_cli("people", "enroll-webcam", "Mia", "--device", str(video), "--settle-frames", "1",
+                      "--no-speech")
+    assert result.returncode == 2 and "could not see Mia's face" in result.stderr
+    assert "I can't see your face clearly" in result.stdout
+    assert not Path(people_file()).exists()
