@@ -36,6 +36,7 @@ class ModelServer:
         self.cut: dict[str, tuple[int, int]] = {}  # key -> (bytes sent before cutting, how many more times)
         self.corrupt: set[str] = set()
         self.no_checksum: set[str] = set()
+        self.ignore_range = False
         self.requests: list[tuple[str, str | None]] = []
         self.by_sha: dict[str, str] = {}
         server = self
@@ -65,7 +66,7 @@ class ModelServer:
         return [rng for key, rng in self.requests if key.endswith("/" + path)]
 
     def handle(self, h: http.server.BaseHTTPRequestHandler) -> None:
-        rng = h.headers.get("Range")
+        rng = None if self.ignore_range else h.headers.get("Range")
         if h.path.startswith("/cdn/"):
             key = self.by_sha.get(h.path[len("/cdn/"):])
             self.requests.append((f"cdn:{key}", rng))
@@ -419,3 +420,45 @@ def test_a_manifest_cut_in_half_makes_the_folder_partial(store: ModelStore, serv
     download_model(store, "tiny-captioner")
     assert store.verify("tiny-captioner").ok
     assert sha256_file(manifest)  # rewritten whole
+
+
+class Cancel(Exception):
+    """What the tray's Stop raises from its progress callback."""
+
+
+class CancelAfter:
+    """A progress receiver that cancels once ``limit`` bytes of a file are on disk."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+
+    def start(self, label: str, total: int | None, done: int = 0) -> None:
+        pass
+
+    def update(self, done: int) -> None:
+        if done >= self.limit:
+            raise Cancel
+
+    def finish(self) -> None:
+        pass
+
+
+def test_cancel_keeps_the_part_and_a_server_ignoring_range_restarts_it(store: ModelStore, server: ModelServer,
+                                                                       payloads: dict[str, bytes]) -> None:
+    with pytest.raises(Cancel):
+        download_model(store, "tiny-captioner", progress=CancelAfter(500_000))
+    part = store.root / "tiny-captioner/onnx/decoder_model_merged.onnx.part"
+    assert part.stat().st_size >= 500_000 and store.state("tiny-captioner") == "partial"
+    server.ignore_range = True  # a mirror without Range support: the file starts over, still correct
+    download_model(store, "tiny-captioner")
+    folder = store.require("tiny-captioner")
+    assert (folder / "onnx/decoder_model_merged.onnx").read_bytes() == payloads["onnx/decoder_model_merged.onnx"]
+
+
+def test_one_download_of_a_model_at_a_time(store: ModelStore) -> None:
+    fcntl = pytest.importorskip("fcntl")
+    store.root.mkdir(parents=True)
+    with open(store.root / ".tiny-captioner.lock", "w") as held:
+        fcntl.flock(held, fcntl.LOCK_EX)
+        with pytest.raises(DownloadError, match=r"Another download of tiny-captioner is already running"):
+            download_model(store, "tiny-captioner")
