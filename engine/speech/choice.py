@@ -266,6 +266,12 @@ class Narrator:
                                             daemon=True)
             self._thread.start()
 
+    def use_settings(self, settings: Any, *, speaker: Speaker | None = None) -> None:
+        """Take changed settings (voice, rate, engine): the voice is chosen again on the next `speak`."""
+        with self._lock:
+            self.settings = settings
+            self._speaker = speaker
+
     def stop(self) -> None:
         """Silence the current speech within one audio block; does nothing when quiet."""
         self._cancel.set()

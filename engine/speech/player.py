@@ -88,10 +88,16 @@ def output_device(device: int | str | None = None) -> dict[str, Any]:
 
 
 class Player:
-    """Plays chunk streams one at a time; `stop()` from any thread silences the current one at once."""
+    """Plays chunk streams one at a time; `stop()` from any thread silences the current one at once.
 
-    def __init__(self, device: int | str | None = None) -> None:
+    ``device``: a PortAudio device number or name (default: the system's default output). ``sample_rate``: run
+    the stream at this rate and resample ourselves (default: the first chunk's rate when the device accepts it,
+    else the device's own rate).
+    """
+
+    def __init__(self, device: int | str | None = None, *, sample_rate: int | None = None) -> None:
         self.device = device
+        self.sample_rate = sample_rate
         self._stop_requested = threading.Event()
         self._finished = threading.Event()
         self._lock = threading.Lock()
@@ -173,6 +179,8 @@ class Player:
         self.samples_played = 0
 
     def _stream_rate(self, sd: Any, wanted: int, info: dict[str, Any]) -> int:
+        if self.sample_rate:
+            return self.sample_rate
         try:
             sd.check_output_settings(device=self.device, samplerate=wanted, channels=1, dtype="float32")
             return wanted

@@ -203,6 +203,10 @@ class Pyttsx3Renderer:
                 if engine is None:
                     import pyttsx3
 
+                    if sys.platform == "win32":
+                        import comtypes  # SAPI5 is COM: this thread needs its own apartment
+
+                        comtypes.CoInitialize()
                     engine = pyttsx3.init()
                 engine.setProperty("rate", rate)
                 if voice:

@@ -263,3 +263,16 @@ def test_narrator_speaks_in_the_background_and_stops_at_once(tmp_path: Path) -> 
     assert total_heard < natural / 2
     print(f"\nnarrator: stop() -> callback abort {note['stop_latency'] * 1000:.1f} ms; heard {total_heard:.1f} s "
           f"of two {natural:.0f} s utterances")
+
+
+def test_speaking_loads_no_torch_transformers_or_qt(tmp_path: Path) -> None:
+    code = f"""
+import json, sys
+import main
+status = main.main(["say", "Hello there.", "--out", {str(tmp_path / "x.wav")!r}])
+heavy = sorted(name for name in ("torch", "transformers", "optimum", "PySide6") if name in sys.modules)
+print(json.dumps({{"status": status, "heavy": heavy}}))
+"""
+    result = run_python(code, {})
+    assert result == {"status": 0, "heavy": []}
+

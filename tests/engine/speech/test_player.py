@@ -61,12 +61,15 @@ def test_stop_silences_a_real_sink_long_before_the_natural_end(tmp_path: Path) -
     assert result["returned_at"] - result["started_at"] < natural / 4
 
 
-def test_play_runs_to_the_natural_end_on_a_real_sink(tmp_path: Path) -> None:
+@pytest.mark.parametrize("stream_rate", [None, 48000], ids=["voice-rate", "resampled-by-player"])
+def test_play_runs_to_the_natural_end_on_a_real_sink(tmp_path: Path, stream_rate: int | None) -> None:
     text = "Hello. This short sentence plays to its end."
     natural = natural_seconds(text)
     env, listener = paced_sink(tmp_path)
     try:
-        result = run_python(PLAY_SCRIPT.format(stop_after=None, text=text), env)
+        script = PLAY_SCRIPT.format(stop_after=None, text=text)
+        script = script.replace("Player()", f"Player(sample_rate={stream_rate})")
+        result = run_python(script, env)
     finally:
         listener.release()
     assert result["finished"] is True
