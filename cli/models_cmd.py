@@ -99,10 +99,17 @@ def run_download(args: argparse.Namespace) -> int:
     store = _store()
     entry = store.catalogue.get(args.name)
     total = entry.known_size(args.variant)
-    print(f"Downloading {entry.name} ({entry.licence}) from {entry.repo}"
-          + (f", {_size(total)}" if total else "") + f" into {store.folder(entry.name)}", file=sys.stderr)
+    before = store.manifest(entry.name)
+    if before is None:
+        print(f"Downloading {entry.name} ({entry.licence}) from {entry.repo}"
+              + (f", {_size(total)}" if total else "") + f" into {store.folder(entry.name)}", file=sys.stderr)
+    else:
+        print(f"Checking the installed {entry.name}...", file=sys.stderr)
     model = download_model(store, args.name, variant=args.variant, progress=ProgressBar())
-    print(f"Installed {model.name} ({model.variant or 'all files'}, {_size(model.size)}) in {model.folder}")
+    if before is not None and model.installed_at == before.installed_at and model.files == before.files:
+        print(f"{model.name} is already installed and verified ({model.variant or 'all files'}) in {model.folder}")
+    else:
+        print(f"Installed {model.name} ({model.variant or 'all files'}, {_size(model.size)}) in {model.folder}")
     return 0
 
 

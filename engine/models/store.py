@@ -15,9 +15,9 @@ import json
 import logging
 import os
 import shutil
-import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -235,7 +235,7 @@ class ModelStore:
         if not files:
             raise ModelError(f"The folder for {name} holds no model files.", "Export or download it again.")
         manifest = {"schema": 1, "name": name, "task": task, "source": source, "revision": revision,
-                    "variant": variant, "installed_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+                    "variant": variant, "installed_at": datetime.now(timezone.utc).isoformat(timespec="microseconds"),
                     "files": files}
         # The manifest is written last and atomically: until it exists the folder counts as partial.
         write_atomic(target / MANIFEST, json.dumps(manifest, indent=1).encode("utf-8"), private=False)

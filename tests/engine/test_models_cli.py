@@ -63,7 +63,11 @@ def test_list_download_verify_remove(hub: ModelServer, spacevoice_home: Path) ->
     assert broken.returncode == 4
     assert "tiny-captioner: DAMAGED: onnx/encoder_model.onnx does not match its checksum" in broken.stdout
     assert "need repair" in one_plain_line(broken.stderr)
-    assert run_main("models", "download", "tiny-captioner").returncode == 0
+    repaired = run_main("models", "download", "tiny-captioner")
+    assert repaired.returncode == 0 and "Installed tiny-captioner" in repaired.stdout
+    assert repaired.stderr.count(": verified") == 1  # only the damaged file was fetched again
+    unchanged = run_main("models", "download", "tiny-captioner")
+    assert "tiny-captioner is already installed and verified (fp32)" in unchanged.stdout
     assert run_main("models", "verify", "tiny-captioner").returncode == 0
 
     assert run_main("models", "remove", "tiny-captioner").returncode == 0
