@@ -45,21 +45,15 @@ def run(args: argparse.Namespace) -> int:
 
 
 def speak(args: argparse.Namespace, settings: object, text: str) -> None:
-    """Speak ``text`` sentence by sentence (so Ctrl+C or Stop ends it between sentences), or write ``--out``."""
+    """Speak ``text`` (or write it to ``--out``) unless ``--no-speech``.
+
+    The voice speaks one sentence (or one line: lines end sentences) at a time, so Ctrl+C, or Stop in the tray
+    app, ends a long reading within a sentence instead of after the whole screen.
+    """
     if args.no_speech and not args.out:
         return
     try:
         from engine.speech.choice import say
     except ModuleNotFoundError:
         return
-    if args.out:
-        # One file holds the whole reading; the voice splits it into sentences itself.
-        say(text, settings, out=args.out)
-        return
-    try:
-        from engine.speech.sentences import split_sentences
-    except ModuleNotFoundError:
-        say(text, settings)
-        return
-    for sentence in split_sentences(text):
-        say(sentence, settings)
+    say(text, settings, out=args.out)
