@@ -21,6 +21,7 @@ from engine.errors import ModelError
 from engine.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[2]
+FREQUENT = -1  # placeholder: replaced by the `frequent_token` fixture's id
 
 
 def _pictures(shared: Path | None) -> list[np.ndarray]:
@@ -68,6 +69,15 @@ def captioner(tiny_captioner_dir: Path, tmp_path_factory: pytest.TempPathFactory
     return Captioner(files, cache_root=tmp_path_factory.mktemp("prepared"))
 
 
+@pytest.fixture(scope="module")
+def frequent_token(captioner: Captioner, pictures: list[np.ndarray]) -> int:
+    """A token the tiny model often says after its first words (stands in for end-of-text in some tests)."""
+    from collections import Counter
+
+    counts = Counter(t for p in pictures for t in captioner.generate(p, num_beams=1).token_ids[2:])
+    return counts.most_common(1)[0][0]
+
+
 def _strip(ids: Any, eos: int) -> tuple[int, ...]:
     """Generated ids without the start token and from end-of-text on (transformers pads after it)."""
     tokens = [int(t) for t in ids[1:]]
@@ -80,12 +90,12 @@ def _tensor(pixels: np.ndarray) -> Any:
     return torch.from_numpy(pixels)
 
 
-def _torch_ids(model: Any, pixels: np.ndarray, **kwargs: Any) -> tuple[int, ...]:
+def _torch_ids(model: Any, pixels: np.ndarray, eos: int, **kwargs: Any) -> tuple[int, ...]:
     import torch
 
     with torch.no_grad():
         output = model.generate(torch.from_numpy(pixels), **kwargs)
-    return _strip(output[0].tolist(), model.generation_config.eos_token_id)
+    return _strip(output[0].tolist(), eos)
 
 
 def test_preprocessing_matches_transformers(captioner: Captioner, reference: Any, pictures: list[np.ndarray]) -> None:
@@ -104,27 +114,39 @@ def test_preprocessing_matches_transformers(captioner: Captioner, reference: Any
         {"num_beams": 4, "early_stopping": "never", "length_penalty": 2.0},
         {"num_beams": 2, "no_repeat_ngram_size": 2, "min_new_tokens": 5},
         {"num_beams": 1, "no_repeat_ngram_size": 2, "repetition_penalty": 1.5},
+        {"num_beams": 1, "eos_token_id": FREQUENT},
+        {"num_beams": 3, "early_stopping": True, "eos_token_id": FREQUENT},
+        {"num_beams": 3, "early_stopping": False, "eos_token_id": FREQUENT, "length_penalty": 0.3},
+        {"num_beams": 4, "early_stopping": "never", "eos_token_id": FREQUENT, "length_penalty": 1.5},
     ],
-    ids=["greedy", "beam3-early", "beam3-heuristic", "beam4-never", "beam2-ngram", "greedy-penalties"],
+    ids=["greedy", "beam3-early", "beam3-heuristic", "beam4-never", "beam2-ngram", "greedy-penalties",
+         "greedy-eos", "beam3-early-eos", "beam3-heuristic-eos", "beam4-never-eos"],
 )
 def test_token_ids_equal_transformers_and_optimum(
-    captioner: Captioner, reference: Any, pictures: list[np.ndarray], options: dict[str, Any]
+    captioner: Captioner, reference: Any, pictures: list[np.ndarray], options: dict[str, Any], frequent_token: int
 ) -> None:
     from dataclasses import replace
 
     model, processor, optimum_model = reference
-    settings = replace(captioner.generation, **options)
-    found_eos_or_long = 0
+    eos = model.generation_config.eos_token_id
+    if options.get("eos_token_id") == FREQUENT:
+        # The random model almost never says end-of-text; making a token it says often the end-of-text
+        # exercises finished hypotheses, early stopping and the length penalty.
+        eos = frequent_token
+        options = {**options, "eos_token_id": eos}
+    ours_options = {k: v for k, v in options.items() if k != "eos_token_id"}
+    settings = replace(captioner.generation, eos_token_ids=(eos,), **ours_options)
+    lengths = set()
     for picture in pictures:
         pixels = processor(images=picture, return_tensors="np")["pixel_values"]
         ours = captioner.generate(picture, settings).token_ids
-        torch_ids = _torch_ids(model, pixels, **options)
-        optimum_ids = _strip(optimum_model.generate(pixel_values=_tensor(pixels), **options)[0].tolist(),
-                             model.generation_config.eos_token_id)
+        torch_ids = _torch_ids(model, pixels, eos, **options)
+        optimum_ids = _strip(optimum_model.generate(pixel_values=_tensor(pixels), **options)[0].tolist(), eos)
         assert ours == torch_ids, f"transformers chose {torch_ids}, we chose {ours}"
         assert ours == optimum_ids, f"Optimum chose {optimum_ids}, we chose {ours}"
-        found_eos_or_long += len(ours) > 0
-    assert found_eos_or_long, "every search produced nothing: the comparison proved nothing"
+        lengths.add(len(ours))
+    if "eos_token_id" in options:
+        assert min(lengths) < captioner.generation.max_length - 1, "no search ended early: the test proved little"
 
 
 def test_caption_text_and_confidence_follow_the_tokens(
