@@ -26,7 +26,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def run_tray(args: argparse.Namespace) -> int:
     """Start the tray app and run it until Quit."""
-    from desktop.app import run_tray as run
+    from desktop.launch import run_tray as run
 
     return run(force_window=bool(getattr(args, "window", False)))
 

@@ -16,13 +16,15 @@ from PySide6.QtCore import QObject, Qt, QThread, QTimer, Signal, Slot
 from PySide6.QtWidgets import QApplication, QMessageBox, QSystemTrayIcon, QWidget
 
 from desktop.actions import BY_ID, REMOTE_IDS, WORKER_IDS
+from desktop.dialogs.download_dialog import DownloadOffer, offer_if_first_run
 from desktop.hotkeys import ActiveHotkeys, start_hotkeys
 from desktop.instance import InstanceServer
 from desktop.messages import MessagePath
 from desktop.narrator import AudioOut, Narrator
 from desktop.no_tray_window import NoTrayWindow
+from desktop.requests import RequestGate
 from desktop.tray import Tray, build_actions, update_hotkey_hints
-from desktop.worker import EngineWorker, RequestGate, default_speaker, default_stage_loader
+from desktop.worker import EngineWorker, default_speaker, default_stage_loader
 from engine.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -46,6 +48,7 @@ class SpaceVoiceApp(QObject):
     request_check = Signal()
     settings_changed = Signal(object)
     request_enrol = Signal(int, str, object)
+    request_download = Signal(int, object)
     people_changed = Signal()
     hotkey_pressed = Signal(str)  # emitted on a backend's thread, delivered queued on the GUI thread
     no_sound = Signal(str)  # emitted on the narrator's thread when there is no sound device
@@ -98,6 +101,11 @@ class SpaceVoiceApp(QObject):
         self.request_enrol.connect(self.worker.enrol, queued)
         self.people_changed.connect(self.worker.reload_people, queued)
         self.worker.enrolled.connect(self._on_enrolled, queued)
+        self.request_download.connect(self.worker.download, queued)
+        self.worker.download_progress.connect(self._on_download_progress, queued)
+        self.worker.downloaded.connect(self._on_downloaded, queued)
+        self.offer: DownloadOffer | None = None
+        self._offer_checked = False
 
     def start(self) -> bool:
         """Claim the single-instance socket, show the tray or window, then load in the background.
@@ -237,6 +245,31 @@ class SpaceVoiceApp(QObject):
     @Slot(str)
     def _on_status(self, text: str) -> None:
         self.messages.state(text)
+        if text == "Ready" and not self._offer_checked:
+            self._offer_checked = True
+            self.offer_models()
+
+    def offer_models(self) -> None:
+        """On first run, offer to download the recommended models that are missing (asked once, ever)."""
+        self.offer = offer_if_first_run(self.settings, self._download, self.stop,
+                                        lambda text: self.messages.info(text, popup=False))
+
+    def _download(self, names: list[str]) -> None:
+        self.current_request = self.gate.open()
+        self.messages.state("Downloading the models...", speak=True)
+        self.request_download.emit(self.current_request, names)
+
+    @Slot(str, int, int)
+    def _on_download_progress(self, label: str, done: int, total: int) -> None:
+        if self.offer is not None:
+            self.offer.update(label, done, total)
+
+    @Slot(int, str)
+    def _on_downloaded(self, request_id: int, message: str) -> None:
+        if self.offer is not None:
+            self.offer.finish()
+        self.current_request = 0
+        self.messages.state(message)
 
     @Slot(object)
     def _on_speaker(self, speaker: Any) -> None:
@@ -259,6 +292,8 @@ class SpaceVoiceApp(QObject):
     def _on_failed(self, request_id: int, message: str) -> None:
         if request_id and not self.gate.is_current(request_id):
             return
+        if self.offer is not None:
+            self.offer.finish()
         if request_id:
             self.current_request = 0
         self.messages.error(message)
@@ -280,20 +315,3 @@ class SpaceVoiceApp(QObject):
         self.messages.info(text.replace("\n", " "), title="Check setup", popup=False)
         self._raise(box)
 
-
-def run_tray(*, force_window: bool = False) -> int:
-    """Run the tray app until Quit; returns the exit status (0 also when another instance already runs)."""
-    import sys
-
-    started = time.perf_counter()
-    qapp = QApplication.instance() or QApplication(sys.argv[:1])
-    assert isinstance(qapp, QApplication)
-    qapp.setApplicationName("SpaceVoice")
-    qapp.setQuitOnLastWindowClosed(False)  # closing a dialog must not end the tray app
-    app = SpaceVoiceApp(force_window=force_window)
-    if not app.start():
-        print("SpaceVoice is already running; use its tray icon, or 'main.py trigger ACTION'.", file=sys.stderr)
-        return 0
-    # One line for benchmarks and for people timing the start: printed once the icon is on screen.
-    QTimer.singleShot(0, lambda: log.info("tray visible after %.0f ms", (time.perf_counter() - started) * 1000))
-    return int(qapp.exec())

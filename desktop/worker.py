@@ -11,74 +11,17 @@ from __future__ import annotations
 
 import importlib
 import logging
-import threading
 import time
 from collections.abc import Callable
 from typing import Any
 
 from PySide6.QtCore import QObject, Signal, Slot
 
+from desktop.requests import Cancelled, FencedStage, RequestGate
 from engine.errors import SpaceVoiceError
 from engine.settings import Settings
 
 log = logging.getLogger(__name__)
-
-# The recogniser calls the worker fences with gate checks, so Stop takes effect between them.
-_FENCED_CALLS = frozenset({"caption", "identify", "read"})
-
-
-class Cancelled(BaseException):
-    """A request was stopped or superseded. A BaseException, so stage error handlers never swallow it."""
-
-
-class RequestGate:
-    """Which request is current. ``open()`` and ``cancel()`` are called on the GUI thread, ``check()`` anywhere."""
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._current = 0
-
-    def open(self) -> int:
-        """Start a new request; every older one becomes stale. Returns its id."""
-        with self._lock:
-            self._current += 1
-            return self._current
-
-    def cancel(self) -> None:
-        """Make every outstanding request stale (Stop)."""
-        with self._lock:
-            self._current += 1
-
-    def is_current(self, request_id: int) -> bool:
-        """True while ``request_id`` is the newest request and was not stopped."""
-        return request_id == self._current
-
-    def check(self, request_id: int) -> None:
-        """Raise `Cancelled` when ``request_id`` is no longer current."""
-        if request_id != self._current:
-            raise Cancelled(request_id)
-
-
-class _FencedStage:
-    """Wraps a recogniser so each of its calls is fenced by gate checks before and after."""
-
-    def __init__(self, stage: Any, check: Callable[[], None]) -> None:
-        self._stage = stage
-        self._check = check
-
-    def __getattr__(self, name: str) -> Any:
-        attribute = getattr(self._stage, name)
-        if name not in _FENCED_CALLS or not callable(attribute):
-            return attribute
-
-        def fenced(*args: Any, **kwargs: Any) -> Any:
-            self._check()
-            result = attribute(*args, **kwargs)
-            self._check()
-            return result
-
-        return fenced
-
 
 def default_stage_loader(settings: Settings) -> Any:
     """The engine's recognisers for ``settings`` (`engine.pipeline.load_stages`)."""
@@ -108,6 +51,8 @@ class EngineWorker(QObject):
     report = Signal(str)  # the check-setup report
     step = Signal(int, str)  # request id, the step starting ("capture", "recognise"): lets tests and UIs follow
     enrolled = Signal(int, str)  # request id, the sentence saying who was enrolled
+    download_progress = Signal(str, int, int)  # file label, bytes done, bytes in all (0: unknown)
+    downloaded = Signal(int, str)  # request id, the sentence saying what was downloaded
 
     def __init__(self, settings: Settings, gate: RequestGate, *,
                  stage_loader: Callable[[Settings], Any] = default_stage_loader,
@@ -191,6 +136,25 @@ class EngineWorker(QObject):
             return
         self.enrolled.emit(request_id, message)
 
+    @Slot(int, object)
+    def download(self, request_id: int, names: Any) -> None:
+        """Download the models ``names`` (verified), then reload the recognisers so they are used at once."""
+        from desktop.model_offer import SignalProgress, download_models
+
+        progress = SignalProgress(self.download_progress.emit, lambda: self.gate.check(request_id))
+        try:
+            message = download_models(list(names), self.settings, progress)
+        except Cancelled:
+            self.failed.emit(0, "The download was stopped. It resumes where it stopped next time: "
+                                "main.py models download.")
+            return
+        except SpaceVoiceError as error:
+            self.failed.emit(request_id, str(error))
+            return
+        self._stages = None
+        self.downloaded.emit(request_id, message)
+        self.warm_up()
+
     @Slot()
     def reload_people(self) -> None:
         """The people file changed (rename, remove): matching uses the new one from the next describe."""
@@ -237,7 +201,7 @@ class EngineWorker(QObject):
             self.gate.check(request_id)
 
         def fence(stage: Any) -> Any:
-            return None if stage is None else _FencedStage(stage, check)
+            return None if stage is None else FencedStage(stage, check)
 
         return Stages(fence(stages.captioner), fence(stages.faces), fence(stages.text), dict(stages.missing))
 
@@ -278,7 +242,7 @@ class EngineWorker(QObject):
         if blank is not None:
             return str(blank)
         self.step.emit(request_id, "recognise")
-        lines = _FencedStage(text_stage, lambda: self.gate.check(request_id)).read(frame.image)
+        lines = FencedStage(text_stage, lambda: self.gate.check(request_id)).read(frame.image)
         if not lines:
             return "I can't find any text on the screen."
         return " ".join(_as_sentence(line.text) for line in lines)

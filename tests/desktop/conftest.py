@@ -55,8 +55,13 @@ def make_app(gui: Any, spy: SpeechSpy, qtbot: Any) -> Iterator[Callable[..., Any
 
     apps: list[Any] = []
 
-    def build(*, start: bool = True, stage_loader: Callable[[Any], Any] = real_stages, **options: Any) -> Any:
+    def build(*, start: bool = True, stage_loader: Callable[[Any], Any] = real_stages, offer_models: bool = False,
+              **options: Any) -> Any:
         options.setdefault("use_hotkeys", False)
+        if not offer_models:
+            from desktop.model_offer import mark_offer_made
+
+            mark_offer_made()  # the first-run download question is tested on its own
         app = SpaceVoiceApp(stage_loader=stage_loader, speaker_factory=lambda settings: spy, **options)
         apps.append(app)
         if start:

@@ -1,0 +1,31 @@
+"""Starting the tray app from the command line: one QApplication, one `SpaceVoiceApp`, or a polite exit when
+SpaceVoice already runs for this user."""
+
+from __future__ import annotations
+
+import logging
+import sys
+import time
+
+from PySide6.QtCore import QTimer
+from PySide6.QtWidgets import QApplication
+
+from desktop.app import SpaceVoiceApp
+
+log = logging.getLogger(__name__)
+
+
+def run_tray(*, force_window: bool = False) -> int:
+    """Run the tray app until Quit; returns the exit status (0 also when another instance already runs)."""
+    started = time.perf_counter()
+    qapp = QApplication.instance() or QApplication(sys.argv[:1])
+    assert isinstance(qapp, QApplication)
+    qapp.setApplicationName("SpaceVoice")
+    qapp.setQuitOnLastWindowClosed(False)  # closing a dialog must not end the tray app
+    app = SpaceVoiceApp(force_window=force_window)
+    if not app.start():
+        print("SpaceVoice is already running; use its tray icon, or 'main.py trigger ACTION'.", file=sys.stderr)
+        return 0
+    # One line for benchmarks and for people timing the start: printed once the icon is on screen.
+    QTimer.singleShot(0, lambda: log.info("tray visible after %.0f ms", (time.perf_counter() - started) * 1000))
+    return int(qapp.exec())
