@@ -253,7 +253,7 @@ def _transfer(url: str, part: Path, size: int | None, hub: dict[str, str], progr
                 while True:
                     try:
                         chunk = response.read(_CHUNK)
-                    except (http.client.IncompleteRead, ConnectionError, TimeoutError) as error:
+                    except (http.client.HTTPException, OSError) as error:  # cut, reset, timeout, TLS failure
                         raise _Retry(f"connection cut after {done} bytes: {type(error).__name__}") from None
                     if not chunk:
                         break
