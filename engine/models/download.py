@@ -213,7 +213,9 @@ def _transfer(url: str, part: Path, size: int | None, hub: dict[str, str], progr
     if size is not None and offset > size:
         part.unlink()
         offset = 0
-    request = urllib.request.Request(url, headers={"User-Agent": "SpaceVoice-model-download/1"})
+    # identity: the bytes on the wire are the file's bytes, so sizes, Range offsets and hashes all agree.
+    request = urllib.request.Request(url, headers={"User-Agent": "SpaceVoice-model-download/1",
+                                                   "Accept-Encoding": "identity"})
     token = os.environ.get("HF_TOKEN")
     if token and urllib.parse.urlparse(url).hostname == "huggingface.co":
         request.add_header("Authorization", f"Bearer {token}")
