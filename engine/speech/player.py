@@ -4,8 +4,8 @@ Why one stream fed by a callback: separate playback calls per chunk leave gaps t
 cannot be interrupted. `Player.play` consumes the chunk generator as it arrives and pushes the samples into a
 queue; PortAudio's callback (10 ms blocks) drains it. `Player.stop` sets a flag the next callback sees: it
 aborts the stream, which drops what is still buffered, so the voice goes silent within one block plus the
-device's own latency. The time from `stop()` to that abort is kept in `last_stop_latency_s` (measured, not
-assumed).
+device's own latency; `stop()` also aborts the stream itself, so it does not wait for a callback blocked on
+the device. The time from `stop()` to the abort is kept in `last_stop_latency_s` (measured, not assumed).
 
 Chunks at another sample rate than the stream's are resampled (linear interpolation, continuous across
 chunks). `WavWriter` needs no sound device at all.
@@ -106,6 +106,8 @@ class Player:
         self._producer_done = False
         self._stop_time: float | None = None
         self._playing = False
+        self._stream: Any = None
+        self._stream_lock = threading.Lock()  # PortAudio calls on one stream must not overlap
         self.last_stop_latency_s: float | None = None
         self.underruns = 0
         self.samples_played = 0
@@ -120,6 +122,13 @@ class Player:
         if self._playing and not self._stop_requested.is_set():
             self._stop_time = time.perf_counter()
             self._stop_requested.set()
+            # Abort here rather than wait for the next callback: the callback thread may be blocked until the
+            # device has room (up to a period); aborting drops the device's buffer at once.
+            with self._stream_lock:
+                if self._stream is not None and self._stream.active:
+                    with contextlib.suppress(Exception):
+                        self._stream.abort()
+                    self._note_stop_latency()
 
     def play(self, chunks: Iterable[AudioChunk]) -> bool:
         """Play ``chunks`` as they arrive; block until they have been heard. Return False when stopped."""
@@ -138,18 +147,18 @@ class Player:
                     rate = self._stream_rate(sd, chunk.sample_rate, info)
                     resampler = StreamResampler(chunk.sample_rate, rate)
                     stream = self._open(sd, rate)
+                    with self._stream_lock:
+                        self._stream = stream
                 assert resampler is not None
                 if chunk.sample_rate != resampler.source_rate:
                     resampler = StreamResampler(chunk.sample_rate, resampler.target_rate)
                 self._push(resampler.process(chunk.samples))
-                if not stream.active and not self._stop_requested.is_set() and not self._finished.is_set():
-                    stream.start()
+                self._start(stream)
                 self._wait_for_room(resampler.target_rate)
             with self._lock:
                 self._producer_done = True
             if stream is not None:
-                if not stream.active and not self._finished.is_set() and not self._stop_requested.is_set():
-                    stream.start()
+                self._start(stream)
                 while not self._finished.wait(0.05):
                     if self._stop_requested.is_set() and not stream.active:
                         break
@@ -158,14 +167,25 @@ class Player:
             if close is not None:
                 close()  # tell the synthesizer to stop working on speech nobody will hear
             if stream is not None:
-                with contextlib.suppress(Exception):
-                    if self._stop_requested.is_set():
-                        stream.abort()  # drops what is still buffered: silence now, not after the buffer
-                    else:
-                        stream.stop()
-                stream.close()
+                with self._stream_lock:
+                    with contextlib.suppress(Exception):
+                        if self._stop_requested.is_set():
+                            stream.abort()  # drops what is still buffered: silence now, not after the buffer
+                        else:
+                            stream.stop()
+                    stream.close()
+                    self._stream = None
             self._playing = False
         return not self._stop_requested.is_set()
+
+    def _start(self, stream: Any) -> None:
+        with self._stream_lock:
+            if not stream.active and not self._stop_requested.is_set() and not self._finished.is_set():
+                stream.start()
+
+    def _note_stop_latency(self) -> None:
+        if self._stop_time is not None and self.last_stop_latency_s is None:
+            self.last_stop_latency_s = time.perf_counter() - self._stop_time
 
     def _reset(self) -> None:
         self._stop_requested.clear()
@@ -175,6 +195,7 @@ class Player:
             self._queued = 0
             self._producer_done = False
         self._stop_time = None
+        self.last_stop_latency_s = None
         self.underruns = 0
         self.samples_played = 0
 
@@ -214,8 +235,7 @@ class Player:
 
         if self._stop_requested.is_set():
             outdata.fill(0)
-            if self._stop_time is not None:
-                self.last_stop_latency_s = time.perf_counter() - self._stop_time
+            self._note_stop_latency()
             raise sd.CallbackAbort
         filled = 0
         with self._lock:
