@@ -72,6 +72,7 @@ def run_list(args: argparse.Namespace) -> int:
         model = store.manifest(entry.name)
         size = model.size if model else entry.known_size()
         rows.append({"name": entry.name, "task": entry.task, "state": state, "size": size,
+                     "download_size": entry.size_hint(),
                      "variant": model.variant if model else entry.default_variant, "licence": entry.licence,
                      "source": entry.repo, "description": entry.description})
     for model in store.installed():
@@ -79,16 +80,22 @@ def run_list(args: argparse.Namespace) -> int:
             rows.append({"name": model.name, "task": model.task, "state": "installed", "size": model.size,
                          "variant": model.variant, "licence": "", "source": model.source,
                          "description": "exported here"})
+    for name in store.partial():
+        if name not in store.catalogue:
+            rows.append({"name": name, "task": "", "state": "partial", "size": None, "variant": None,
+                         "licence": "", "source": "", "description": "an export that did not finish"})
     if args.json:
         print(json.dumps({"store": str(store.root), "models": rows}, ensure_ascii=False))
         return 0
     print(f"Model store: {store.root}")
-    print(f"{'NAME':28} {'TASK':17} {'STATE':14} {'SIZE':>9}  SOURCE")
+    print(f"{'NAME':27} {'TASK':17} {'STATE':10} {'SIZE':>17}  SOURCE")
     for row in rows:
-        print(f"{row['name']:28} {row['task']:17} {row['state']:14} {_size(row['size']):>9}  {row['source']}")
+        size = _size(row["size"]) if row["state"] == "installed" else row.get("download_size", "?")
+        print(f"{row['name']:27} {row['task']:17} {row['state']:10} {size:>17}  {row['source']}")
     partial = [r["name"] for r in rows if r["state"] == "partial"]
     if partial:
-        print(f"Partial downloads ({', '.join(partial)}) resume with: main.py models download NAME")
+        print(f"Partial ({', '.join(partial)}): finish with main.py models download NAME, "
+              "or delete with main.py models remove NAME")
     return 0
 
 
@@ -98,11 +105,10 @@ def run_download(args: argparse.Namespace) -> int:
 
     store = _store()
     entry = store.catalogue.get(args.name)
-    total = entry.known_size(args.variant)
     before = store.manifest(entry.name)
     if before is None:
-        print(f"Downloading {entry.name} ({entry.licence}) from {entry.repo}"
-              + (f", {_size(total)}" if total else "") + f" into {store.folder(entry.name)}", file=sys.stderr)
+        print(f"Downloading {entry.name} ({entry.licence}, {entry.size_hint(args.variant)}) from {entry.repo} "
+              f"into {store.folder(entry.name)}", file=sys.stderr)
     else:
         print(f"Checking the installed {entry.name}...", file=sys.stderr)
     model = download_model(store, args.name, variant=args.variant, progress=ProgressBar())

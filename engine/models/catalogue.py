@@ -89,6 +89,15 @@ class CatalogueEntry:
         sizes = [f.size for f in self.files_for(variant)]
         return None if any(s is None for s in sizes) else sum(s for s in sizes if s is not None)
 
+    def size_hint(self, variant: str | None = None) -> str:
+        """The download size for people: "246 MB", "at least 246 MB" (small files unknown), or "unknown size"."""
+        sizes = [f.size for f in self.files_for(variant)]
+        known = sum(s for s in sizes if s is not None)
+        if not known:
+            return "unknown size"
+        text = f"{known / 1e9:.1f} GB" if known >= 1e9 else f"{known / 1e6:.1f} MB"
+        return text if None not in sizes else f"at least {text}"
+
 
 class Catalogue:
     """The catalogued models, by name."""

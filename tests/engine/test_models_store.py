@@ -34,6 +34,8 @@ def test_the_shipped_catalogue_has_every_model_the_app_asks_for() -> None:
             assert file.size is None or file.size > 0
     captioner = catalogue.get("vit-gpt2-image-captioning")
     assert captioner.repo == "Xenova/vit-gpt2-image-captioning"
+    assert captioner.size_hint() == "at least 246.1 MB"  # the two int8 ONNX files; the JSON sizes are unknown
+    assert catalogue.get("sface-2021dec").size_hint() == "38.7 MB"
     default = {f.path for f in captioner.files_for()}
     assert {"config.json", "generation_config.json", "preprocessor_config.json", "tokenizer.json",
             "onnx/encoder_model_quantized.onnx", "onnx/decoder_model_merged_quantized.onnx"} == default
