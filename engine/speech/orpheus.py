@@ -98,7 +98,11 @@ class FrameAssembler:
 
 
 class OrpheusSpeaker:
-    """The Orpheus voice (`engine.speech.base.Speaker`). Models load on first use, not at construction."""
+    """The Orpheus voice (`engine.speech.base.Speaker`). Models load on first use, not at construction.
+
+    ``llm_dir`` / ``snac_dir`` name the model folders directly; otherwise the model store provides them.
+    ``max_tokens_per_sentence`` tightens the length limit (by default it grows with the sentence's length).
+    """
 
     name = "orpheus"
 
@@ -112,6 +116,7 @@ class OrpheusSpeaker:
         threads: int = 0,
         sampling: SamplingConfig | None = None,
         llm_file: str | None = None,
+        max_tokens_per_sentence: int | None = None,
     ) -> None:
         self.settings = settings
         self.llm_dir, self.snac_dir = llm_dir, snac_dir
@@ -119,6 +124,7 @@ class OrpheusSpeaker:
         self.threads = threads
         self.sampling = sampling or SamplingConfig()
         self.llm_file = llm_file
+        self.max_tokens_per_sentence = max_tokens_per_sentence
         self.last_stats = SpeechStats()
         self._lm: Any = None
         self._snac: Any = None
@@ -194,7 +200,8 @@ class OrpheusSpeaker:
             assembler = FrameAssembler(stats)
             stream = StreamingSnacDecoder(self._snac)
             sampler = SlotSampler(self.sampling)
-            budget = token_budget(sentence)
+            budget = min(token_budget(sentence), self.max_tokens_per_sentence or 1 << 30)
+            budget -= budget % SLOTS
             try:
                 count = 0
                 for token in self.tokens(self.prompt(sentence, voice), max_new_tokens=budget, sampler=sampler):
