@@ -10,7 +10,7 @@ SYSTEM_PACKAGES=(
   tesseract-ocr tesseract-ocr-eng                          # reading text on screen
   libxcb-icccm4 libxcb-keysyms1 libxcb-cursor0 libxkbcommon-x11-0 libxcb-xinerama0 libxcb-randr0
   libxcb-render-util0 libxcb-image0 libxcb-shape0 libegl1 libgl1 libfontconfig1 libdbus-1-3  # Qt's xcb plugin
-  nsis binutils fakeroot dpkg-dev                          # installers
+  nsis 7zip binutils fakeroot dpkg-dev                     # installers (7zz lists what an installer carries)
   xterm                                                    # a real program to screenshot in tests
   chromium                                                 # a web page to screenshot in the OCR tests (~290 MB)
 )
