@@ -176,11 +176,13 @@ def run_find(args: argparse.Namespace) -> int:
     """Watch the camera for one person; say where they are when they appear and when they move."""
     from engine.capture.webcam import webcam_frames
     from engine.faces import load_face_stage
+    from engine.faces.detector import CROWD_SIDES
     from engine.faces.finder import watch_for
     from engine.settings import Settings
 
     settings = Settings.load()
-    identifier = load_face_stage(settings)
+    # Looking for someone in a crowd: a second, finer detection pass catches faces across the room.
+    identifier = load_face_stage(settings, sides=CROWD_SIDES)
     _report_problem(identifier.gallery.problem)
     person = identifier.gallery.find(args.name)
     if person is None:

@@ -15,11 +15,12 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 
-def load_face_stage(settings: Any = None, *, detect_side: int | None = None) -> FaceIdentifier:
+def load_face_stage(settings: Any = None, *, sides: tuple[int, ...] | None = None) -> FaceIdentifier:
     """Load the face models and the enrolled people into a `FaceIdentifier` (an `engine.describe.FaceStage`).
 
     Raises `engine.errors.ModelError` when the built-in models fail their SHA-256 check. A damaged people file
     does not stop it: the stage runs with the recovered (or an empty) gallery and ``gallery.problem`` says why.
+    ``sides``: the detection sizes (see `engine.faces.detector.FaceDetector`); default 640 on the longer side.
     """
     from engine.errors import DataError
     from engine.faces.detector import DETECT_SIDE, FaceDetector
@@ -34,7 +35,7 @@ def load_face_stage(settings: Any = None, *, detect_side: int | None = None) -> 
     files = load_model_files(models_dir or None)
     detector = FaceDetector(
         create_session(files.detector, device=device, name="yunet face detector"),
-        detect_side=DETECT_SIDE if detect_side is None else detect_side,
+        sides=(DETECT_SIDE,) if sides is None else sides,
     )
     embedder = FaceEmbedder(create_session(files.embedder, device=device, name="sface face embedder"))
     try:

@@ -6,7 +6,9 @@ cells, log width/height) and five landmarks (eyes, nose tip, mouth corners) per 
 
 By default a frame is shrunk so its longer side is 640 pixels before detection (YuNet's training size). A face
 must then be about 20 pixels wide to be found, which is about 60 pixels in a 1080p frame; the benchmark measures
-what that costs in faces found (``benchmarks/bench_faces.py``).
+what that costs in faces found (``benchmarks/bench_faces.py``). YuNet also misses faces much larger than those it
+was trained on (a portrait photo at full size), so shrinking helps there too. Several sizes can be run and merged
+(``sides=(640, 0)``): `find` does that to catch small faces in a crowd as well as a face close to the camera.
 """
 
 from __future__ import annotations
@@ -25,6 +27,8 @@ STRIDES = (8, 16, 32)
 SCORE_THRESHOLD = 0.9
 NMS_THRESHOLD = 0.3
 DETECT_SIDE = 640
+# Full size finds faces down to about 30 pixels wide; the 640 pass adds faces too large for YuNet at full size.
+CROWD_SIDES = (DETECT_SIDE, 0)
 
 
 @dataclass(frozen=True)
@@ -55,42 +59,54 @@ class FaceDetector:
         self,
         session: Any,
         *,
-        detect_side: int = DETECT_SIDE,
+        sides: tuple[int, ...] = (DETECT_SIDE,),
         score_threshold: float = SCORE_THRESHOLD,
         nms_threshold: float = NMS_THRESHOLD,
     ) -> None:
         self.session = session
-        self.detect_side = detect_side
+        self.sides = tuple(dict.fromkeys(sides)) or (DETECT_SIDE,)
         self.score_threshold = score_threshold
         self.nms_threshold = nms_threshold
         self._input = session.get_inputs()[0].name
         self._outputs = [o.name for o in session.get_outputs()]
 
     def detect(self, image: np.ndarray) -> list[DetectedFace]:
-        """Find faces in an RGB uint8 image, ordered left to right. ``detect_side`` 0 runs at full size."""
+        """Find faces in an RGB uint8 image, ordered left to right.
+
+        The image is searched once per entry of ``sides`` (its longer side shrunk to that many pixels; 0 or a
+        larger value: full size) and the results merged.
+        """
+        height, width = image.shape[:2]
+        longest = max(height, width)
+        scales = sorted({min(1.0, side / longest) if side else 1.0 for side in self.sides})
+        passes = [self._detect_at(image, scale) for scale in scales]
+        boxes = np.concatenate([p[0] for p in passes])
+        landmarks = np.concatenate([p[1] for p in passes])
+        scores = np.concatenate([p[2] for p in passes])
+        keep = nms(boxes, scores, self.nms_threshold)
+        faces = []
+        for index in keep:
+            x, y, w, h = boxes[index].tolist()
+            x0, y0 = max(0.0, x), max(0.0, y)
+            x1, y1 = min(float(width), x + w), min(float(height), y + h)
+            if x1 - x0 < 2 or y1 - y0 < 2:
+                continue
+            faces.append(DetectedFace((x0, y0, x1 - x0, y1 - y0), landmarks[index], float(scores[index])))
+        faces.sort(key=lambda face: face.centre_x)
+        return faces
+
+    def _detect_at(self, image: np.ndarray, scale: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Boxes, landmarks and scores in frame pixels, from one pass over ``image`` resized by ``scale``."""
         import cv2
 
-        height, width = image.shape[:2]
-        scale = 1.0
-        longest = max(height, width)
-        if self.detect_side and longest > self.detect_side:
-            scale = self.detect_side / longest
+        if scale < 1.0:
+            height, width = image.shape[:2]
             size = (max(1, round(width * scale)), max(1, round(height * scale)))
             image = cv2.resize(image, size, interpolation=cv2.INTER_AREA)
         blob = to_blob(image)
         outputs = dict(zip(self._outputs, self.session.run(self._outputs, {self._input: blob}), strict=True))
         boxes, landmarks, scores = decode(outputs, blob.shape[2], blob.shape[3], self.score_threshold)
-        keep = nms(boxes, scores, self.nms_threshold)
-        faces = []
-        for index in keep:
-            x, y, w, h = (boxes[index] / scale).tolist()
-            x0, y0 = max(0.0, x), max(0.0, y)
-            x1, y1 = min(float(width), x + w), min(float(height), y + h)
-            if x1 - x0 < 2 or y1 - y0 < 2:
-                continue
-            faces.append(DetectedFace((x0, y0, x1 - x0, y1 - y0), landmarks[index] / scale, float(scores[index])))
-        faces.sort(key=lambda face: face.centre_x)
-        return faces
+        return boxes / scale, landmarks / scale, scores
 
 
 def to_blob(image: np.ndarray) -> np.ndarray:

@@ -100,3 +100,17 @@ def test_no_faces_gives_an_empty_list(identifier, photos):
     blank = np.full((480, 640, 3), 200, np.uint8)
     assert identifier.identify(blank) == []
     assert identifier.summarize([]) == ""
+
+
+def test_the_crowd_setting_finds_small_faces_the_default_misses(face_models, faces_dir):
+    from engine.faces.detector import CROWD_SIDES
+
+    detector, _ = face_models
+    face = stranger(faces_dir)
+    frame = scene((1920, 1080), [(face, 0.2, 120), (face[:, ::-1], 0.5, 120), (face, 0.8, 120)])
+    assert len(detector.detect(frame)) == 0  # 640 on the longer side: these 50-pixel faces shrink to ~17
+    crowd = type(detector)(detector.session, sides=CROWD_SIDES)
+    assert len(crowd.detect(frame)) == 3
+    # The finer pass must not lose a face that fills the frame (YuNet misses those at full size).
+    big = scene((1280, 720), [(face, 0.5, 700)])
+    assert len(crowd.detect(big)) == 1

@@ -68,7 +68,7 @@ def test_detection_and_embeddings_match_opencv_on_the_same_files(face_models, ph
                                           0.9, 0.3, 5000)
     _, theirs = reference.detect(bgr)
     theirs = theirs[np.argsort(theirs[:, 0] + theirs[:, 2] / 2)]
-    full_size = type(detector)(detector.session, detect_side=0)
+    full_size = type(detector)(detector.session, sides=(0,))
     ours = full_size.detect(rgb)
     assert len(ours) == len(theirs) == 6
     recogniser = cv2.FaceRecognizerSF.create(str(_wheel_file(models.EMBEDDER_FILE)), "")
@@ -88,4 +88,4 @@ def test_large_faces_need_the_reduced_detection_size(face_models, photos):
     # YuNet misses faces much larger than it was trained on; shrinking to 640 finds them (and is faster).
     detector, _ = face_models
     assert len(detector.detect(photos["paul_rudd"])) == 1
-    assert len(type(detector)(detector.session, detect_side=0).detect(photos["paul_rudd"])) == 0
+    assert len(type(detector)(detector.session, sides=(0,)).detect(photos["paul_rudd"])) == 0
