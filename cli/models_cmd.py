@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import shutil
 import sys
 import time
@@ -13,6 +14,7 @@ from typing import Any, TextIO
 
 from engine.errors import ModelError
 
+HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
 EXPORT_MODULES = ("torch", "transformers", "optimum", "onnxscript", "snac", "accelerate", "onnx")
 
 
@@ -167,6 +169,13 @@ def run_export(args: argparse.Namespace) -> int:
     else:
         name = args.name or Path(str(args.source).rstrip("/\\")).name.lower()
     store.folder(name)  # validates the name before any work
+    installed = store.manifest(name)
+    if installed is not None and installed.source != str(args.source):
+        raise ModelError(f"{name} is already installed (from {installed.source}).",
+                         f"Choose another --name, or first: main.py models remove {name}")
+    if not snac and not Path(args.source).expanduser().is_dir() and not HUB_ID.match(str(args.source)):
+        raise ModelError(f"{args.source} is neither a model folder nor a hub id like owner/model.",
+                         "Give the folder holding config.json, or a hub id.")
     store.root.mkdir(parents=True, exist_ok=True)
     staging = store.root / f".export-{name}-{os.getpid()}"
     shutil.rmtree(staging, ignore_errors=True)
@@ -191,8 +200,15 @@ def _export(args: argparse.Namespace, staging: Path, snac: bool) -> Path:
             return Path(export_snac(staging, weights=args.weights))
         from engine.models.export import export_captioner
 
-        source = Path(args.source) if Path(args.source).exists() else args.source
-        return Path(export_captioner(source, staging, quantize=args.quantize))
+        local = Path(args.source).expanduser()
+        source: str | Path = local if local.is_dir() else args.source
+        try:
+            return Path(export_captioner(source, staging, quantize=args.quantize))
+        except OSError as error:  # transformers' words for "no such model on the hub" or "no network"
+            if isinstance(source, Path):
+                raise
+            raise ModelError(f"Could not fetch {source} from the model hub ({str(error).splitlines()[0]}).",
+                             "Check the id and your network, or download it and give the local folder.") from error
     except ModuleNotFoundError as error:
         if (error.name or "").split(".")[0] in EXPORT_MODULES:
             raise ModelError(f"Exporting needs {error.name}, which is not installed.",

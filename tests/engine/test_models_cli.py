@@ -113,3 +113,16 @@ def test_export_registers_a_captioner_that_describe_then_uses(tiny_captioner_bui
     result = json.loads(described.stdout)
     assert result["caption"] is not None  # a random tiny model says nonsense, but it ran from the store
     assert not any("scene" in w and "not installed" in w for w in result["warnings"])
+
+
+def test_export_refuses_bad_sources_and_name_clashes_plainly(hub: ModelServer, tmp_path: Path) -> None:
+    nowhere = run_main("models", "export", str(tmp_path / "nowhere"))
+    assert nowhere.returncode == 4 and "neither a model folder nor a hub id" in one_plain_line(nowhere.stderr)
+    assert run_main("models", "download", "tiny-captioner").returncode == 0
+    clash = run_main("models", "export", str(tmp_path), "--name", "tiny-captioner")
+    assert clash.returncode == 4
+    assert "tiny-captioner is already installed (from tester/tiny-captioner)" in one_plain_line(clash.stderr)
+    offline = run_main("models", "export", "someone/some-model", env={"HF_HUB_OFFLINE": "1"})
+    assert offline.returncode == 4
+    assert "Could not fetch someone/some-model from the model hub" in offline.stderr.splitlines()[-1]
+    assert "Traceback" not in offline.stderr
