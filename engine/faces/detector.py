@@ -5,8 +5,8 @@ cells, log width/height) and five landmarks (eyes, nose tip, mouth corners) per 
 ``cv2.FaceDetectorYN`` runs, in numpy, so the tests can hold the two side by side.
 
 By default a frame is shrunk so its longer side is 640 pixels before detection (YuNet's training size). A face
-must then be about 20 pixels wide to be found, which is about 60 pixels in a 1080p frame; the benchmark measures
-what that costs in faces found (``benchmarks/bench_faces.py``). YuNet also misses faces much larger than those it
+must then be about 30 pixels wide to be found, about 90 pixels in a 1080p frame; the benchmark measures what
+that costs in faces found (``benchmarks/bench_faces.py``). YuNet also misses faces much larger than those it
 was trained on (a portrait photo at full size), so shrinking helps there too. Several sizes can be run and merged
 (``sides=(640, 0)``): `find` does that to catch small faces in a crowd as well as a face close to the camera.
 """
