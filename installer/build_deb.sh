@@ -28,6 +28,14 @@ NAME="spacevoice_${VERSION}_${ARCH}"
 STAGE="installer/build/deb/$NAME"
 OUT="installer/dist/$NAME.deb"
 
+# Reuse the package when neither the frozen app (its input hash) nor anything this script adds has changed.
+inputs=$({ cat "$APP/.build-inputs.sha256" 2>/dev/null || echo unstamped-$RANDOM; echo "autostart=$autostart";
+  sha256sum installer/build_deb.sh installer/linux/* installer/icons/*; } | sha256sum | cut -d' ' -f1)
+if [ -f "$OUT" ] && [ "$(cat "$OUT.inputs" 2>/dev/null)" = "$inputs" ]; then
+  echo "package is up to date: $OUT"
+  exit 0
+fi
+rm -f "$OUT.inputs"
 rm -rf "$STAGE"
 mkdir -p "$STAGE/DEBIAN" "$STAGE/opt" "$STAGE/usr/bin" "$STAGE/usr/share/spacevoice" "$STAGE/usr/share/doc/spacevoice"
 cp -a "$APP" "$STAGE/opt/spacevoice"
@@ -73,4 +81,5 @@ Description: describes the screen or webcam out loud, offline
 EOF
 
 dpkg-deb --root-owner-group -Zxz --build "$STAGE" "$OUT" >/dev/null
+echo "$inputs" > "$OUT.inputs"
 echo "built $OUT ($(du -h "$OUT" | cut -f1); installed $((installed_kib / 1024)) MiB; needs glibc >= ${glibc:-?})"

@@ -1,0 +1,152 @@
+"""The frozen app and the .deb, as a user gets them: built from this tree, unpacked into a clean folder, and run
+with an environment that cannot see the source tree or its virtual environment.
+
+Building is slow, so installer/build_frozen.sh and installer/build_deb.sh reuse an earlier build when a hash of
+everything it is made from (sources, resources, spec, installed packages, packaging files) is unchanged; any
+change rebuilds. CI starts from a clean clone and always builds.
+"""
+
+from __future__ import annotations
+
+import configparser
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from cli.selftest_cmd import wav_speech_level
+
+ROOT = Path(__file__).resolve().parents[2]
+BUILD_TIMEOUT = 1800
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(2 * BUILD_TIMEOUT)]
+
+# What the frozen app loads from the system and the package therefore must declare.
+REQUIRED_DEPENDS = ("libespeak-ng1", "libportaudio2", "tesseract-ocr", "tesseract-ocr-eng", "xdotool")
+
+
+def _require_tools(*tools: str) -> None:
+    missing = [tool for tool in tools if shutil.which(tool) is None]
+    if missing:
+        if os.environ.get("CI"):
+            pytest.fail(f"{', '.join(missing)} missing; scripts/bootstrap.sh installs them")
+        pytest.skip(f"{', '.join(missing)} not installed")
+
+
+def _run_script(script: str) -> str:
+    done = subprocess.run(["bash", str(ROOT / "installer" / script)], capture_output=True, text=True,
+                          timeout=BUILD_TIMEOUT, cwd=ROOT)
+    assert done.returncode == 0, f"{script} failed:\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}"
+    return done.stdout
+
+
+@pytest.fixture(scope="session")
+def frozen_app() -> Path:
+    """installer/dist/spacevoice, built (or reused when its inputs are unchanged) by installer/build_frozen.sh."""
+    pytest.importorskip("PyInstaller")
+    _run_script("build_frozen.sh")
+    return ROOT / "installer" / "dist" / "spacevoice"
+
+
+@pytest.fixture(scope="session")
+def deb_package(frozen_app: Path) -> Path:
+    """The .deb wrapping the frozen app."""
+    _require_tools("dpkg-deb", "objdump")
+    output = _run_script("build_deb.sh")
+    debs = sorted((ROOT / "installer" / "dist").glob("spacevoice_*.deb"), key=lambda p: p.stat().st_mtime)
+    assert debs, output
+    return debs[-1]
+
+
+@pytest.fixture(scope="session")
+def unpacked(deb_package: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The package's files unpacked into an empty folder (what dpkg would put under /)."""
+    root = tmp_path_factory.mktemp("deb-root")
+    subprocess.run(["dpkg-deb", "-x", str(deb_package), str(root)], check=True, timeout=600)
+    return root
+
+
+def clean_environment(home: Path) -> dict[str, str]:
+    """An environment like a fresh desktop session's: no virtual env, no PYTHONPATH, no display, a new home."""
+    return {"PATH": "/usr/local/bin:/usr/bin:/bin", "HOME": str(home), "LANG": "C.UTF-8"}
+
+
+def test_package_declares_what_the_frozen_app_loads_from_the_system(deb_package: Path) -> None:
+    fields = {name: subprocess.run(["dpkg-deb", "-f", str(deb_package), name], capture_output=True, text=True,
+                                   check=True).stdout.strip() for name in ("Package", "Depends", "Architecture")}
+    assert fields["Package"] == "spacevoice"
+    depends = [part.strip().split(" ")[0] for part in fields["Depends"].replace("\n", " ").split(",")]
+    for name in REQUIRED_DEPENDS:
+        assert name in depends
+    assert any(part.startswith("libc6") for part in depends)
+    # Every declared dependency is a real Debian package name (all are installed on this build machine).
+    for name in depends:
+        known = subprocess.run(["dpkg-query", "-W", "-f=${Status}", name], capture_output=True, text=True)
+        assert "installed" in known.stdout, f"Depends names {name}, which this Debian does not know as installed"
+
+
+def test_package_has_menu_entry_icon_command_and_autostart_template(unpacked: Path) -> None:
+    entry = configparser.ConfigParser(interpolation=None)
+    entry.optionxform = str  # type: ignore[assignment,method-assign]
+    entry.read(unpacked / "usr/share/applications/spacevoice.desktop")
+    desktop = entry["Desktop Entry"]
+    assert desktop["Type"] == "Application" and desktop["Name"] == "SpaceVoice"
+    assert desktop["Exec"] == "spacevoice" and desktop["Terminal"] == "false"
+    assert "Accessibility" in desktop["Categories"].split(";")
+    assert (unpacked / "usr/share/icons/hicolor/scalable/apps" / f"{desktop['Icon']}.svg").is_file()
+    assert (unpacked / "usr/share/icons/hicolor/256x256/apps" / f"{desktop['Icon']}.png").is_file()
+    assert os.readlink(unpacked / "usr/bin/spacevoice") == "/opt/spacevoice/spacevoice"
+    assert os.access(unpacked / "opt/spacevoice/spacevoice", os.X_OK)
+    autostart = configparser.ConfigParser(interpolation=None)
+    autostart.read(unpacked / "usr/share/spacevoice/autostart.desktop")
+    assert autostart["Desktop Entry"]["Exec"] == "spacevoice"
+    assert not (unpacked / "etc/xdg/autostart").exists(), "autostart must be opt-in"
+
+
+def test_unpacked_app_passes_its_self_test_without_the_source_tree(unpacked: Path, tmp_path: Path) -> None:
+    wav = tmp_path / "spoken.wav"
+    done = subprocess.run(
+        [str(unpacked / "opt/spacevoice/spacevoice"), "--self-test", "--wav", str(wav)],
+        capture_output=True, text=True, timeout=300, cwd=tmp_path, env=clean_environment(tmp_path),
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert done.stderr == ""
+    assert "self-test passed" in done.stdout
+    for check in ("providers", "embedded models", "describe sample", "system voice", "runtime only"):
+        assert any(line.startswith("ok") and check in line for line in done.stdout.splitlines()), done.stdout
+    seconds, level = wav_speech_level(wav)
+    assert seconds > 0.5 and level > 0.01
+    assert not (tmp_path / ".local").exists(), "the self-test must not write into the user's home"
+
+
+def test_unpacked_app_explains_bad_input_in_one_line(unpacked: Path, tmp_path: Path) -> None:
+    done = subprocess.run(
+        [str(unpacked / "opt/spacevoice/spacevoice"), "describe", "--image", str(tmp_path / "missing.png"),
+         "--no-speech"],
+        capture_output=True, text=True, timeout=120, cwd=tmp_path, env=clean_environment(tmp_path),
+    )
+    assert done.returncode == 2
+    assert done.stderr.strip().count("\n") == 0 and "missing.png" in done.stderr
+    assert "Traceback" not in done.stderr
+
+
+def test_frozen_app_lists_its_commands(frozen_app: Path, tmp_path: Path) -> None:
+    done = subprocess.run([str(frozen_app / "spacevoice"), "--help"], capture_output=True, text=True,
+                          timeout=120, cwd=tmp_path, env=clean_environment(tmp_path))
+    assert done.returncode == 0 and done.stderr == ""
+    for command in ("describe", "self-test"):
+        assert command in done.stdout
+
+
+def test_frozen_app_carries_no_export_tooling(frozen_app: Path) -> None:
+    sys.path.insert(0, str(ROOT / "installer"))
+    try:
+        import check_frozen
+    finally:
+        sys.path.remove(str(ROOT / "installer"))
+    modules = check_frozen.packed_modules(frozen_app)
+    assert "engine.describe" in modules and "cli.selftest_cmd" in modules
+    assert not [m for m in modules if m.split(".")[0] in ("torch", "transformers", "optimum")]
+    assert check_frozen.problems(frozen_app) == []

@@ -1,0 +1,75 @@
+"""``main.py self-test`` from source: it passes on a working installation and fails, in one plain line, on any
+unexpected error output (a warning, a log record, a native library writing to stderr)."""
+
+from __future__ import annotations
+
+import logging
+import os
+import warnings
+from pathlib import Path
+
+from cli.selftest_cmd import watch_error_output, wav_speech_level
+from tests.conftest import run_main
+
+
+def test_self_test_passes_and_renders_speech(tmp_path: Path) -> None:
+    wav = tmp_path / "spoken.wav"
+    done = run_main("--self-test", "--wav", str(wav))
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert done.stderr == ""
+    assert done.stdout.strip().splitlines()[-1].startswith("self-test passed")
+    seconds, level = wav_speech_level(wav)
+    assert seconds > 0.5 and level > 0.01
+
+
+def test_self_test_leaves_the_users_data_alone(spacevoice_home: Path) -> None:
+    done = run_main("self-test")
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert not spacevoice_home.exists()
+
+
+def test_self_test_fails_on_a_warning_in_one_line(spacevoice_home: Path) -> None:
+    settings = spacevoice_home / "config" / "settings.json"
+    settings.parent.mkdir(parents=True)
+    settings.write_text("{not json", encoding="utf-8")
+    done = run_main("self-test", "--user-data")
+    assert done.returncode == 1
+    last = done.stderr.strip().splitlines()[-1]
+    assert last.startswith("spacevoice: self-test failed: unexpected error output: WARNING engine.settings")
+    assert "Traceback" not in done.stderr
+
+
+def test_self_test_fails_when_an_expected_provider_is_missing() -> None:
+    done = run_main("self-test", "--expect-provider", "NoSuchExecutionProvider")
+    assert done.returncode == 1
+    assert "does not offer NoSuchExecutionProvider" in done.stderr
+
+
+def test_error_output_watch_sees_native_writes_warnings_and_log_records() -> None:
+    with watch_error_output() as seen:
+        os.write(2, b"native library complaint\n")
+        warnings.warn("something odd", UserWarning, stacklevel=1)
+        logging.getLogger("engine.test").error("a stage broke")
+    lines = seen.lines()
+    assert "stderr: native library complaint" in lines
+    assert "UserWarning: something odd" in lines
+    assert "ERROR engine.test: a stage broke" in lines
+
+
+def test_error_output_watch_is_quiet_when_nothing_went_wrong() -> None:
+    with watch_error_output() as seen:
+        logging.getLogger("engine.test").info("all fine")
+    assert seen.lines() == []
+
+
+def test_wav_level_of_missing_or_silent_audio_is_zero(tmp_path: Path) -> None:
+    import wave
+
+    assert wav_speech_level(tmp_path / "none.wav") == (0.0, 0.0)
+    silent = tmp_path / "silent.wav"
+    with wave.open(str(silent), "wb") as audio:
+        audio.setnchannels(1)
+        audio.setsampwidth(2)
+        audio.setframerate(16000)
+        audio.writeframes(b"\0\0" * 16000)
+    assert wav_speech_level(silent) == (1.0, 0.0)
