@@ -126,3 +126,20 @@ def test_export_refuses_bad_sources_and_name_clashes_plainly(hub: ModelServer, t
     assert offline.returncode == 4
     assert "Could not fetch someone/some-model from the model hub" in offline.stderr.splitlines()[-1]
     assert "Traceback" not in offline.stderr
+
+
+@pytest.mark.slow
+def test_export_snac_installs_a_decoder_the_voice_finds(spacevoice_home: Path) -> None:
+    pytest.importorskip("snac", reason="the export extra is not installed")
+    exported = run_main("models", "export", "snac", "--random-weights")
+    assert exported.returncode == 0, exported.stderr
+    assert "random weights" in exported.stderr  # never passed off as the real decoder
+    from engine.errors import ModelError
+    from engine.models.store import ModelStore
+    from engine.speech.snac import find_decoder
+
+    folder = ModelStore.from_settings(None).require("snac-24khz-random", task="audio-codec")
+    decoder = find_decoder(folder)
+    assert decoder.is_file() and (folder / (decoder.name + ".data")).is_file()  # the external weights shipped
+    with pytest.raises(ModelError, match="voice decoder snac-24khz is not installed"):
+        ModelStore.from_settings(None).require("snac-24khz")
