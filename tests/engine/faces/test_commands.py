@@ -124,3 +124,43 @@ def test_enroll_webcam_with_nobody_in_view_saves_nothing(main_cli, tmp_path):
     assert result.returncode == 2 and "could not see Mia's face" in result.stderr
     assert "I can't see your face clearly" in result.stdout
     assert not Path(people_file()).exists()
+
+
+@pytest.mark.skipif(os.name != "posix", reason="a pseudo-terminal is a POSIX thing")
+def test_several_faces_at_a_terminal_lists_them_and_asks_which(faces_dir):
+    import pty
+    import subprocess
+    import sys
+    import time
+
+    from tests.conftest import ROOT
+
+    master, slave = pty.openpty()
+    process = subprocess.Popen([sys.executable, str(ROOT / "main.py"), "people", "add", "Mia",
+                                str(faces_dir / "multiface.jpg")], stdin=slave, stdout=slave, stderr=slave,
+                               cwd=ROOT, env=dict(os.environ))
+    os.close(slave)
+    output = b""
+    deadline = time.monotonic() + 120
+    while b"Type its number:" not in output and time.monotonic() < deadline:
+        output += os.read(master, 4096)
+    os.write(master, b"3\n")
+    while True:
+        try:
+            chunk = os.read(master, 4096)
+        except OSError:  # the child closed the terminal
+            break
+        if not chunk:
+            break
+        output += chunk
+    os.close(master)
+    assert process.wait(60) == 0, output
+    text = output.decode()
+    assert "multiface.jpg shows 6 faces, numbered from the left:" in text
+    assert "1: on the left, near" in text and "6: on the right, near" in text
+    assert "Which face is Mia?" in text and "Mia is enrolled with 1 face picture." in text
+    from engine.faces import load_face_stage
+    from tests.engine.faces.scenes import load_rgb
+
+    named = [p.name for p in load_face_stage().identify(load_rgb(faces_dir, "multiface"))]
+    assert named == [None, None, "Mia", None, None, None]
