@@ -1,0 +1,181 @@
+"""Orpheus LLM speed: our onnxruntime loop vs transformers on torch, fp32 and int8, and the real-time factor.
+
+Orpheus 3B is Llama-3.2-3B (hidden 3072, 28 layers, 24 heads, 8 KV heads, intermediate 8192) with a 156940-id
+vocabulary. At fp32 that is ~13 GB, too much for this shared machine, so this builds the **same width with 1 and
+2 layers** (random weights, exported with Optimum into ``.cache/bench``), measures both, and extrapolates to 28
+layers per layer: ``t(L) = t_base + L * t_layer`` with ``t_layer = t(2) - t(1)``. ``t_base`` is the embedding
+and the 156940 x 3072 output projection, which every token pays.
+
+Each engine generates ``--tokens`` audio tokens greedily with the slot restriction (no end of speech); tokens/s
+excludes the prompt step. int8: onnxruntime's dynamic quantization (``model_int8.onnx``) vs torch's
+``quantize_dynamic`` on the Linear layers. Real time is 82.03 tokens/s (7 tokens per 85.3 ms SNAC frame).
+
+Last, the automatic voice choice is run on this machine with the 2-layer int8 model and the full-size SNAC
+decoder (an Orpheus 14x lighter than the real one): it shows which voice ``auto`` picks here.
+
+Run: ``.venv/bin/python benchmarks/bench_orpheus.py [--layers 1 2] [--tokens 49] [--threads 2]``
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from engine.speech.orpheus import REALTIME_TOKENS_PER_SECOND  # noqa: E402
+from engine.speech.sampling import SamplingConfig, SlotSampler  # noqa: E402
+
+CACHE = ROOT / ".cache" / "bench"
+SHAPE = {"hidden_size": 3072, "num_heads": 24, "num_kv_heads": 8, "intermediate_size": 8192}
+REAL_LAYERS = 28
+PROMPT_TEXT = "Hello there, this is a test of the speech model."
+
+
+def ensure_model(layers: int) -> Path:
+    """Export the Orpheus-width Llama with ``layers`` layers once (fp32 + int8 + the torch checkpoint)."""
+    from tests.tiny_orpheus import build_tokenizer
+
+    folder = CACHE / f"orpheus-3b-width-{layers}l"
+    if not (folder / "model.onnx").is_file():
+        from engine.models.export_snac import export_orpheus_like
+
+        print(f"exporting the {layers}-layer model (once) ...", flush=True)
+        tokenizer = build_tokenizer(CACHE / "orpheus-tokenizer" / "tokenizer.json")
+        export_orpheus_like(folder, tokenizer_json=tokenizer, num_layers=layers, keep_torch_model=True, **SHAPE)
+    if not (folder / "model_int8.onnx").is_file():
+        from onnxruntime.quantization import QuantType, quantize_dynamic
+
+        print(f"quantizing the {layers}-layer model to int8 (once) ...", flush=True)
+        quantize_dynamic(folder / "model.onnx", folder / "model_int8.onnx", weight_type=QuantType.QInt8,
+                         use_external_data_format=True)
+    return folder
+
+
+def prompt_ids(folder: Path) -> list[int]:
+    """The Orpheus prompt for the benchmark sentence."""
+    from tokenizers import Tokenizer
+
+    from engine.speech.orpheus import build_prompt
+
+    return build_prompt(Tokenizer.from_file(str(folder / "tokenizer.json")), PROMPT_TEXT, "tara")
+
+
+def ort_tokens_per_second(folder: Path, model_file: str, tokens: int, threads: int) -> float:
+    """Our loop: KV cache through I/O binding, slot-restricted greedy choice."""
+    from engine.runtime import release_sessions
+    from engine.speech.orpheus_lm import OrpheusLM
+
+    lm = OrpheusLM(folder, device="cpu", threads=threads, model_file=model_file)
+    sampler = SlotSampler(SamplingConfig(temperature=0, repetition_penalty=1.1))
+    sampler.allow_stop = False
+    stamps = [time.perf_counter() for _ in lm.generate(prompt_ids(folder), sampler.choose, max_new_tokens=tokens)]
+    del lm
+    release_sessions()
+    gc.collect()
+    return (len(stamps) - 1) / (stamps[-1] - stamps[0])
+
+
+def torch_tokens_per_second(folder: Path, tokens: int, threads: int, int8: bool) -> float:
+    """transformers' ``generate`` on torch with the same slot restriction (KV cache on)."""
+    import torch
+    from transformers import LlamaForCausalLM, LogitsProcessorList
+
+    from tests.tiny_orpheus import slot_restriction_processor
+
+    torch.set_num_threads(threads)
+    model = LlamaForCausalLM.from_pretrained(folder / "torch", dtype=torch.float32).eval()
+    if int8:
+        model = torch.ao.quantization.quantize_dynamic(model, {torch.nn.Linear}, dtype=torch.qint8)
+    prompt = prompt_ids(folder)
+    ids = torch.tensor([prompt])
+    processors = LogitsProcessorList([slot_restriction_processor(len(prompt), allow_stop=False)])
+
+    def run(count: int) -> float:
+        start = time.perf_counter()
+        with torch.inference_mode():
+            model.generate(ids, max_new_tokens=count, min_new_tokens=count, do_sample=False,
+                           logits_processor=processors, pad_token_id=128263, eos_token_id=128258)
+        return time.perf_counter() - start
+
+    run(2)  # warm-up
+    first, full = run(1), run(tokens)
+    return (tokens - 1) / (full - first)
+
+
+def extrapolate(rates: dict[int, float]) -> float:
+    """tokens/s at 28 layers from the per-token times measured at two layer counts."""
+    (low, t_low), (high, t_high) = sorted((layers, 1.0 / rate) for layers, rate in rates.items())[:2]
+    per_layer = (t_high - t_low) / (high - low)
+    base = t_low - low * per_layer
+    return 1.0 / (base + REAL_LAYERS * per_layer)
+
+
+def show_choice(folder: Path, threads: int) -> None:
+    """Run the automatic voice choice here with this (lighter than real) Orpheus and the full-size SNAC."""
+    from benchmarks.bench_snac import ensure_decoder
+    from engine.settings import Settings
+    from engine.speech.choice import choose_speaker
+    from engine.speech.orpheus import OrpheusSpeaker
+
+    with tempfile.TemporaryDirectory() as home:
+        os.environ["SPACEVOICE_HOME"] = home  # a fresh probe, not a remembered one
+        speaker = OrpheusSpeaker(llm_dir=folder, snac_dir=ensure_decoder(), device="cpu", threads=threads)
+        factor = speaker.realtime_factor(3.0)
+        chain = choose_speaker(Settings(), "auto", orpheus=speaker, speak_notices=False)
+        voices = [s.name for s in chain.voices]
+        print(f"\nauto voice choice with the {folder.name} int8 model + SNAC: probe {factor:.2f}x real time -> "
+              f"speaks with {voices[0]!r} (chain {voices})")
+
+
+def main() -> None:
+    """Measure and print the table."""
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--layers", type=int, nargs="+", default=[1, 2])
+    parser.add_argument("--tokens", type=int, default=49, help="audio tokens generated per run (7 per frame)")
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--no-torch", action="store_true", help="skip transformers (saves memory and time)")
+    parser.add_argument("--no-choice", action="store_true", help="skip the automatic voice choice")
+    args = parser.parse_args()
+    engines = ["ours fp32", "ours int8"] + ([] if args.no_torch else ["torch fp32", "torch int8"])
+    rates: dict[str, dict[int, float]] = {engine: {} for engine in engines}
+    for layers in args.layers:
+        folder = ensure_model(layers)
+        rates["ours fp32"][layers] = ort_tokens_per_second(folder, "model.onnx", args.tokens, args.threads)
+        rates["ours int8"][layers] = ort_tokens_per_second(folder, "model_int8.onnx", args.tokens, args.threads)
+        if not args.no_torch:
+            rates["torch fp32"][layers] = torch_tokens_per_second(folder, args.tokens, args.threads, int8=False)
+            gc.collect()
+            rates["torch int8"][layers] = torch_tokens_per_second(folder, args.tokens, args.threads, int8=True)
+            gc.collect()
+        print(f"measured {layers} layer(s): " + ", ".join(f"{e} {rates[e][layers]:.1f}" for e in engines), flush=True)
+    print(f"\nOrpheus-width Llama (hidden 3072, 24/8 heads, ffn 8192, vocab 156940), random weights, CPU, "
+          f"{args.threads} threads, {args.tokens} tokens, load {os.getloadavg()[0]:.1f}")
+    columns = [f"{layers}L tok/s" for layers in args.layers]
+    extrapolated = len(args.layers) >= 2
+    header = f"{'engine':<11}" + "".join(f"{c:>11}" for c in columns)
+    if extrapolated:
+        header += f"{'28L tok/s':>11}{'28L RTF':>9}{'vs torch':>10}"
+    print(header)
+    print("-" * len(header))
+    for engine in engines:
+        row = f"{engine:<11}" + "".join(f"{rates[engine][layers]:>11.1f}" for layers in args.layers)
+        if extrapolated:
+            full = extrapolate(rates[engine])
+            peer = ("torch " + engine.split()[1]) if engine.startswith("ours") and not args.no_torch else None
+            ratio = f"{full / extrapolate(rates[peer]):>9.2f}x" if peer else f"{'':>10}"
+            row += f"{full:>11.2f}{full / REALTIME_TOKENS_PER_SECOND:>9.3f}{ratio}"
+        print(row)
+    print(f"\nRTF = tokens/s / {REALTIME_TOKENS_PER_SECOND:.2f} (1.0 = real time; SNAC decoding comes on top).")
+    if not args.no_choice:
+        show_choice(ensure_model(max(args.layers)), args.threads)
+
+
+if __name__ == "__main__":
+    main()
