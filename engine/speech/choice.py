@@ -91,8 +91,8 @@ class VoiceChain:
                         raise
                     log.info("%s voice failed: %s", speaker.name, error, exc_info=log.isEnabledFor(logging.DEBUG))
                     self._index += 1
-                    self._pending.append((f"failed:{speaker.name}", f"The {speaker.name} voice stopped working; "
-                                          f"the {self.current.name} voice takes over."))
+                    self._pending.append((f"failed:{speaker.name}", f"The {_title(speaker.name)} voice stopped "
+                                          f"working; the {_title(self.current.name)} voice takes over."))
                     yield from self._announce_pending(rate)
 
     def _announce_pending(self, rate: int | None) -> Iterator[AudioChunk]:
@@ -104,6 +104,10 @@ class VoiceChain:
             self.on_notice(message)
             if self.speak_notices:
                 yield from self.current.synthesize(message, voice=self.voice_names.get(self.current.name), rate=rate)
+
+
+def _title(name: str) -> str:
+    return "Orpheus" if name == "orpheus" else name
 
 
 def machine_id() -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 import wave
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,6 +17,7 @@ from engine.settings import Settings
 from engine.speech import choice
 from engine.speech.base import AudioChunk
 from engine.speech.choice import REALTIME_CACHE, choose_speaker
+from engine.speech.player import write_wav
 from engine.speech.sentences import split_sentences
 from engine.speech.system_voice import SystemVoice
 from tests.conftest import ROOT, run_main
@@ -144,6 +146,57 @@ def test_orpheus_failing_mid_sentence_hands_over_from_that_sentence() -> None:
     later = list(chain.synthesize("Nothing more to announce."))
     assert len(notices) == 1 and failing.said == ["The first sentence is long enough to fail in."]
     assert duration(later) == pytest.approx(duration(SystemVoice().synthesize("Nothing more to announce.")), abs=0.01)
+
+
+@pytest.fixture(scope="module")
+def tiny_orpheus(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """The Orpheus engineer's tiny Orpheus-shaped Llama and SNAC decoder (shared with test_orpheus.py)."""
+    from tests.tiny_orpheus import built_once
+
+    base = tmp_path_factory.getbasetemp()
+    return built_once("orpheus", base), built_once("snac", base)
+
+
+def real_orpheus(llm: Path, snac: Path):
+    """The real `OrpheusSpeaker` on the given model folders."""
+    from engine.speech.orpheus import OrpheusSpeaker
+
+    return OrpheusSpeaker(llm_dir=llm, snac_dir=snac, device="cpu", max_tokens_per_sentence=7 * 24)
+
+
+@pytest.mark.slow
+def test_real_orpheus_probe_decides_and_is_remembered(tiny_orpheus: tuple[Path, Path], tmp_path: Path) -> None:
+    notices: list[str] = []
+    chain = choose_speaker(Settings(), "auto", orpheus=real_orpheus(*tiny_orpheus), on_notice=notices.append)
+    [(key, entry)] = json.loads((paths.cache_dir() / REALTIME_CACHE).read_text()).items()
+    factor = entry["realtime_factor"]
+    assert key.endswith("|cpu") and factor > 0
+    # Even this tiny model may or may not keep up on a busy 2-core machine; the choice must follow the measurement.
+    keeps_up = factor >= 1.0
+    assert chain.current.name == ("orpheus" if keeps_up else "system")
+    rates = {chunk.sample_rate for chunk in chain.synthesize("Hello there.")}
+    assert rates == ({24000} if keeps_up else {22050})
+    assert len(notices) == (0 if keeps_up else 1)
+    # Asked for by name, Orpheus speaks even when slow: real model audio through the chain into a WAV file.
+    forced = choose_speaker(Settings(), "orpheus", orpheus=real_orpheus(*tiny_orpheus))
+    out = tmp_path / "orpheus.wav"
+    assert write_wav(out, forced.synthesize("Hi. Bye.")) > 0.1
+    assert read_wav(out)[1] == 24000
+
+
+@pytest.mark.slow
+def test_a_broken_orpheus_model_hands_over_to_the_system_voice(tiny_orpheus: tuple[Path, Path],
+                                                                tmp_path: Path) -> None:
+    broken = tmp_path / "broken-orpheus"
+    shutil.copytree(tiny_orpheus[0], broken, ignore=shutil.ignore_patterns("torch"))
+    (broken / "model.onnx").write_bytes(b"not a model")  # installed, then damaged on disk
+    notices: list[str] = []
+    chain = choose_speaker(Settings(), "orpheus", orpheus=real_orpheus(broken, tiny_orpheus[1]),
+                           on_notice=notices.append)
+    chunks = list(chain.synthesize("Hello there. Bye now."))
+    assert notices == ["The Orpheus voice stopped working; the system voice takes over."]
+    assert chain.current.name == "system" and {chunk.sample_rate for chunk in chunks} == {22050}
+    assert duration(chunks) > duration(SystemVoice().synthesize("Hello there. Bye now."))
 
 
 # -- say (command line) ------------------------------------------------------------------------------------------
