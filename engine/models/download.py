@@ -114,14 +114,14 @@ def download_model(store: ModelStore, name: str, *, variant: str | None = None, 
         folder.mkdir(parents=True, exist_ok=True)
     except OSError as error:
         raise _write_error(error, folder) from error
-    try:
-        with _lock(store, name):
+    with _lock(store, name):  # inside it only: never clean up a folder another download is filling
+        try:
             return _download_files(store, entry, folder, wanted, chosen, existing, progress, mirror, retries, timeout)
-    except BaseException:
-        # A failure before any byte arrived leaves no folder behind: "partial" should mean resumable work.
-        if not any(p.is_file() and p.name != JOURNAL for p in folder.rglob("*")):
-            shutil.rmtree(folder, ignore_errors=True)
-        raise
+        except BaseException:
+            # A failure before any byte arrived leaves no folder behind: "partial" should mean resumable work.
+            if not any(p.is_file() and p.name != JOURNAL for p in folder.rglob("*")):
+                shutil.rmtree(folder, ignore_errors=True)
+            raise
 
 
 def _download_files(store: ModelStore, entry: CatalogueEntry, folder: Path, wanted: tuple[ModelFile, ...],

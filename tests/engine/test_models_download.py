@@ -460,5 +460,7 @@ def test_one_download_of_a_model_at_a_time(store: ModelStore) -> None:
     store.root.mkdir(parents=True)
     with open(store.root / ".tiny-captioner.lock", "w") as held:
         fcntl.flock(held, fcntl.LOCK_EX)
+        (store.root / "tiny-captioner").mkdir()  # the other download has only just started
         with pytest.raises(DownloadError, match=r"Another download of tiny-captioner is already running"):
             download_model(store, "tiny-captioner")
+        assert (store.root / "tiny-captioner").is_dir()  # its folder is left alone
