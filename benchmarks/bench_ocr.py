@@ -1,0 +1,183 @@
+"""Benchmark: SpaceVoice's text reader against the plain ``tesseract`` command on the same screenshots.
+
+    .venv/bin/python benchmarks/bench_ocr.py [--runs 3] [--no-onnx] [--keep DIR]
+
+Renders a realistic screen (a documentation page with a sidebar, headings, paragraphs, a code block and a
+two-column section) in headless Chromium at 1280x800 and 1920x1080, then times, on each picture:
+
+- ``tesseract`` (reference): the command as a user would run it, ``tesseract shot.png - --psm 3``, its own
+  OpenMP threads;
+- ``tesseract 1 thread``: the same with ``OMP_THREAD_LIMIT=1``;
+- ``ours, 1 strip``: SpaceVoice's Tesseract reader without the split into strips (one process);
+- ``ours``: SpaceVoice's Tesseract reader as shipped (strips at empty rows, one single-threaded Tesseract per
+  core, plus reading order and filtering);
+- ``ours, onnx``: the PP-OCRv4 ONNX reader on the CPU (when .cache/ppocr-v4 holds the models).
+
+Each is run ``--runs`` times after one warm-up; the median wall time is printed with its ratio to the reference
+measured in the same run, and "words" is the share of the page's words found (a quick accuracy check that a
+speed-up did not lose text). Run it on a quiet machine; `uptime` load is printed with the table.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+PAGE = """<!doctype html><html><head><meta charset="utf-8"><style>
+body { margin: 0; font-family: 'DejaVu Sans', sans-serif; font-size: 15px; color: #1f2328; }
+nav { position: fixed; top: 0; left: 0; bottom: 0; width: 230px; background: #f6f8fa; padding: 24px 16px; }
+nav a { display: block; margin: 7px 0; color: #0969da; text-decoration: none; }
+main { margin-left: 280px; padding: 24px 40px; max-width: 1400px; }
+h1 { font-size: 30px; } h2 { font-size: 21px; margin-top: 26px; }
+pre { background: #f6f8fa; padding: 12px; font-size: 14px; }
+.cols { display: flex; gap: 56px; } .cols div { flex: 1; }
+</style></head><body>
+<nav>{nav}</nav>
+<main><h1>Getting started with the harbour ferry booking service</h1>{body}</main>
+</body></html>"""
+NAV = ["Overview", "Install", "Quick start", "Timetables", "Tickets and fares", "Accessibility", "Payments",
+       "Refunds", "Group travel", "Bicycles and pets", "Lost property", "Contact us", "Release notes"]
+PARAGRAPHS = [
+    "The booking service lets you reserve a seat on any ferry that leaves the harbour, check the timetable and "
+    "change a ticket up to one hour before departure. Seats are held for ten minutes while you pay.",
+    "Boats leave every forty minutes from six in the morning until late evening. On public holidays the first "
+    "boat leaves at eight, and the last boat returns at half past ten in the evening.",
+    "Step-free access is available at both piers. Ask the crew for the ramp, or book assistance in advance from "
+    "the Accessibility page; guide dogs travel free of charge on every route.",
+    "If a crossing is cancelled because of the weather, your ticket is refunded in full within five working "
+    "days. You can also move it to the next boat without paying any difference.",
+]
+CODE = "$ ferry book --from harbour --to island --date 2026-03-14 --seats 2\nBooking 48213 confirmed: 2 seats, 09:40"
+
+
+def page_html() -> tuple[str, str]:
+    """The benchmark page, and its words (for the accuracy column)."""
+    body = ""
+    for index, paragraph in enumerate(PARAGRAPHS):
+        body += f"<h2>Section {index + 1}: {paragraph.split()[1].capitalize()} details</h2><p>{paragraph}</p>"
+        if index == 1:
+            body += f"<pre>{CODE}</pre>"
+            body += f"<div class='cols'><div><p>{PARAGRAPHS[2]}</p></div><div><p>{PARAGRAPHS[3]}</p></div></div>"
+    words = " ".join([*NAV, *PARAGRAPHS, CODE])
+    return PAGE.replace("{nav}", "".join(f"<a>{item}</a>" for item in NAV)).replace("{body}", body), words
+
+
+def render(folder: Path, size: tuple[int, int]) -> Path:
+    """A screenshot of the page in headless Chromium at ``size``."""
+    from tests.engine.text.screens import chromium_command, chromium_screenshot
+
+    if chromium_command() is None:
+        raise SystemExit("Chromium is needed to render the benchmark screens (scripts/bootstrap.sh installs it).")
+    html, _ = page_html()
+    page = folder / "page.html"
+    page.write_text(html, encoding="utf-8")
+    out = folder / f"screen-{size[0]}x{size[1]}.png"
+    chromium_screenshot(page, out, size)
+    return out
+
+
+def word_set(text: str) -> set[str]:
+    """The distinct words of 3+ letters, lower case."""
+    return set(re.findall(r"[a-z]{3,}", text.lower()))
+
+
+def time_runs(work: Callable[[], str], runs: int) -> tuple[float, str]:
+    """Median seconds over ``runs`` after one warm-up, and the last output."""
+    output = work()
+    times = []
+    for _ in range(runs):
+        start = time.perf_counter()
+        output = work()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times), output
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--no-onnx", action="store_true", help="skip the ONNX reader")
+    parser.add_argument("--keep", type=Path, help="keep the screenshots in this folder")
+    args = parser.parse_args()
+
+    from engine.capture import load_image
+    from engine.text import TextReader, read_text
+    from engine.text import tesseract as tesseract_module
+    from engine.text.onnx_ocr import OnnxOcrBackend
+    from engine.text.tesseract import TesseractBackend, find_tesseract
+
+    command = find_tesseract()
+    if command is None:
+        raise SystemExit("tesseract is not installed")
+    folder = args.keep or Path(tempfile.mkdtemp(prefix="bench-ocr-"))
+    folder.mkdir(parents=True, exist_ok=True)
+    _, page_words = page_html()
+    onnx_folder = ROOT / ".cache" / "ppocr-v4"
+    rows: list[tuple[str, str, float, float, float]] = []
+    for size in ((1280, 800), (1920, 1080)):
+        shot = render(folder, size)
+        frame = load_image(shot)
+        label = f"{size[0]}x{size[1]}"
+
+        def tesseract_cli(threads: str | None, path: Path = shot) -> str:
+            env = {**os.environ}
+            env.pop("OMP_THREAD_LIMIT", None)
+            if threads:
+                env["OMP_THREAD_LIMIT"] = threads
+            result = subprocess.run([command, str(path), "-", "--psm", "3"], capture_output=True, text=True,
+                                    env=env, check=True)
+            return result.stdout
+
+        reference, reference_text = time_runs(lambda: tesseract_cli(None), args.runs)
+        engines: list[tuple[str, Callable[[], str]]] = [("tesseract 1 thread", lambda: tesseract_cli("1"))]
+        single = TextReader(TesseractBackend())
+        engines.append(("ours, 1 strip",
+                        lambda reader=single, frame=frame: _one_strip(reader, frame, tesseract_module)))
+        shipped = TextReader(TesseractBackend())
+        engines.append(("ours", lambda reader=shipped, frame=frame: read_text(frame, reader).text))
+        if not args.no_onnx and (onnx_folder / "ch_PP-OCRv4_rec_infer.onnx").is_file():
+            onnx = TextReader(OnnxOcrBackend(onnx_folder, device="cpu"))
+            engines.append(("ours, onnx (cpu)", lambda reader=onnx, frame=frame: read_text(frame, reader).text))
+        measured = [("tesseract (reference)", reference, reference_text)]
+        for name, work in engines:
+            seconds, text = time_runs(work, args.runs)
+            measured.append((name, seconds, text))
+            print(f"  measured {label} {name}: {seconds:.3f} s", file=sys.stderr, flush=True)
+        # The page's words that are on this screen: those any engine found (a small screen cuts the page off).
+        visible = word_set(page_words) & set().union(*(word_set(text) for _, _, text in measured))
+        for name, seconds, text in measured:
+            found = len(visible & word_set(text)) / max(1, len(visible))
+            rows.append((label, name, seconds, seconds / reference, found))
+
+    load = os.getloadavg()
+    print(f"\nOCR time per screen (median of {args.runs}; ratio = time / tesseract command on the same picture)")
+    print(f"{'screen':<11}{'engine':<24}{'seconds':>9}{'ratio':>8}{'words':>8}")
+    for label, name, seconds, ratio, found in rows:
+        print(f"{label:<11}{name:<24}{seconds:>9.3f}{ratio:>8.2f}{found:>8.0%}")
+    print(f"\nmachine: {os.cpu_count()} CPUs, load average {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}")
+    return 0
+
+
+def _one_strip(reader: object, frame: object, module: object) -> str:
+    from engine.text import read_text
+
+    saved = module.MAX_WORKERS  # type: ignore[attr-defined]
+    module.MAX_WORKERS = 1  # type: ignore[attr-defined]
+    try:
+        return read_text(frame, reader).text  # type: ignore[arg-type]
+    finally:
+        module.MAX_WORKERS = saved  # type: ignore[attr-defined]
+
+
+if __name__ == "__main__":
+    sys.exit(main())
