@@ -114,7 +114,7 @@ def download_model(store: ModelStore, name: str, *, variant: str | None = None, 
         folder.mkdir(parents=True, exist_ok=True)
     except OSError as error:
         raise _write_error(error, folder) from error
-    with _lock(store, name):  # inside it only: never clean up a folder another download is filling
+    with store.locked(name):  # inside it only: never clean up a folder another download is filling
         try:
             return _download_files(store, entry, folder, wanted, chosen, existing, progress, mirror, retries, timeout)
         except BaseException:
@@ -427,24 +427,3 @@ def _read_journal(folder: Path) -> dict[str, Any]:
 
 def _write_journal(folder: Path, journal: dict[str, Any]) -> None:
     write_atomic(folder / JOURNAL, json.dumps(journal).encode("utf-8"), private=False)
-
-
-@contextlib.contextmanager
-def _lock(store: ModelStore, name: str) -> Any:
-    """One download of a model at a time (the tray's first-run download and the command line may race)."""
-    try:
-        import fcntl
-    except ImportError:  # Windows: no advisory locks here; the atomic renames still keep the store consistent
-        yield
-        return
-    path = store.root / f".{name}.lock"
-    handle = open(path, "w")  # noqa: SIM115 - held for the whole download
-    try:
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError:
-            raise DownloadError(f"Another download of {name} is already running.",
-                                "Wait for it to finish.") from None
-        yield
-    finally:
-        handle.close()

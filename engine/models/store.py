@@ -15,7 +15,7 @@ import json
 import logging
 import os
 import shutil
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -246,11 +246,33 @@ class ModelStore:
         assert model is not None
         return model
 
+    @contextlib.contextmanager
+    def locked(self, name: str) -> Iterator[None]:
+        """Hold model ``name`` for a download or removal; a plain ModelError if another process holds it."""
+        try:
+            import fcntl
+        except ImportError:  # Windows: no advisory lock; the atomic renames still keep the store consistent
+            yield
+            return
+        self.root.mkdir(parents=True, exist_ok=True)
+        with open(self.root / f".{name}.lock", "w") as handle:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError:
+                raise ModelError(f"{name} is busy: another SpaceVoice is downloading or removing it.",
+                                 "Wait for it to finish, then try again.") from None
+            yield
+
     def remove(self, name: str) -> bool:
         """Delete model ``name`` (complete or partial); False when there was nothing to delete."""
         folder = self.folder(name)
         if not folder.exists():
             return False
+        with self.locked(name):
+            self._delete(folder)
+        return True
+
+    def _delete(self, folder: Path) -> None:
         # Drop the manifest first: if the deletion is interrupted the rest is only a partial folder.
         with contextlib.suppress(FileNotFoundError):
             (folder / MANIFEST).unlink()
@@ -259,7 +281,6 @@ class ModelStore:
         except OSError as error:
             raise ModelError(f"Could not delete {folder} ({error.strerror or error}).",
                              "Close programs using the model and try again.") from error
-        return True
 
     def _move_into_store(self, folder: Path, target: Path) -> Path:
         if not folder.is_dir():

@@ -461,6 +461,9 @@ def test_one_download_of_a_model_at_a_time(store: ModelStore) -> None:
     with open(store.root / ".tiny-captioner.lock", "w") as held:
         fcntl.flock(held, fcntl.LOCK_EX)
         (store.root / "tiny-captioner").mkdir()  # the other download has only just started
-        with pytest.raises(DownloadError, match=r"Another download of tiny-captioner is already running"):
+        with pytest.raises(ModelError, match=r"tiny-captioner is busy: another SpaceVoice is downloading"):
             download_model(store, "tiny-captioner")
         assert (store.root / "tiny-captioner").is_dir()  # its folder is left alone
+        with pytest.raises(ModelError, match=r"busy"):
+            store.remove("tiny-captioner")  # and not deleted under the other download's feet
+        assert (store.root / "tiny-captioner").is_dir()
