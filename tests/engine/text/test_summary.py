@@ -85,3 +85,14 @@ def test_scene_caption_contradicts_only_a_text_heavy_frame() -> None:
     assert not caption_contradicts_text("a computer screen showing a document", heavy)
     light = lines_of("EXIT")
     assert not caption_contradicts_text("a dog running in a hallway", light)
+
+
+def test_a_reading_is_spoken_line_by_line_so_stop_is_quick(terminal_frame: Frame, reader: TextReader) -> None:
+    from engine.speech.sentences import split_sentences
+    from engine.text import read_text
+
+    result = read_text(terminal_frame, reader)
+    pieces = split_sentences(result.spoken)
+    # Every screen line ends a sentence: a terminal line without a full stop never runs into the next one.
+    assert len(pieces) >= len(result.lines)
+    assert pieces[0] == "$ git status"
