@@ -4,12 +4,14 @@ OCR engines see rows of ink. A page with two columns, a dialog with buttons side
 ``ls`` puts unrelated pieces on the same row; reading them straight across mixes the columns. So:
 
 1. `split_wide_gaps` cuts each engine line where the space between two words is far wider than a space
-   (more than `GAP_FACTOR` times the line's height): a column gutter, not a word gap.
-2. `reading_order` orders the pieces with a recursive cut: if a vertical strip of empty space runs through
-   every piece of a region, the region is columns, read left to right. Otherwise the region is cut into rows
-   at horizontal gaps, and consecutive rows are grouped while together they still have a shared gutter (so a
-   two-column section under a full-width heading stays two columns, even where one column has a blank row),
-   and each group is ordered the same way.
+   (more than `GAP_FACTOR` typical line heights): a column gutter, not a word gap.
+2. `reading_order` cuts the pieces into rows at horizontal gaps, and groups consecutive rows while together they
+   keep an empty vertical strip (a gutter, `GUTTER_FACTOR` line heights or wider) that no piece crosses; so a
+   two-column section stays two columns even where one column has a blank row.
+3. Rows at a group's start or end that sit on one side of the gutter only, set apart by more space than any gap
+   between the rows spanning both columns, are a heading or a footer, not part of a column (`_trim`).
+4. A group with a gutter is read column by column, each column ordered the same way; other groups row by row,
+   each row left to right.
 """
 
 from __future__ import annotations
