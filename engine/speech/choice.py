@@ -1,4 +1,5 @@
-"""Which voice speaks, the fallback when it cannot, and the two ways to speak: `say` (blocking) and `Narrator`.
+"""Which voice speaks, the fallback when it cannot, and `say` (blocking; `Narrator`, re-exported here, is the
+background one).
 
 Order: Orpheus, then the system voice. ``auto`` picks Orpheus only when it is installed and a short warm-up on
 this machine shows it keeps up with real time (`realtime_factor() >= 1.0`); the measurement is remembered per
@@ -17,7 +18,6 @@ import json
 import logging
 import os
 import platform
-import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -27,9 +27,12 @@ from engine import paths
 from engine.atomicfile import write_atomic
 from engine.errors import InputError, ModelError, SpaceVoiceError
 from engine.speech.base import AudioChunk, Speaker
+from engine.speech.narrator import Narrator
 from engine.speech.player import Player, output_device, write_wav
 from engine.speech.sentences import split_sentences
 from engine.speech.system_voice import SystemVoice
+
+__all__ = ["ENGINES", "Narrator", "VoiceChain", "choose_speaker", "say"]
 
 log = logging.getLogger(__name__)
 
@@ -232,89 +235,3 @@ def say(text: str, settings: Any, *, out: Path | None = None, engine: str | None
         log.info("wrote %.1f s of speech to %s", seconds, out)
     else:
         Player().play(chunks)
-
-
-class Narrator:
-    """Speaks in the background for the tray app: `speak` returns at once, `stop` silences at once.
-
-    A new `speak` interrupts the current one. The voice is chosen on first use, on the narrator's thread, so
-    creating a narrator loads nothing. Errors (no sound device, a broken voice) go to ``on_error``.
-    """
-
-    def __init__(self, settings: Any, *, speaker: Speaker | None = None, player: Player | None = None,
-                 engine: str | None = None, on_notice: Notice | None = None,
-                 on_error: Callable[[SpaceVoiceError], None] | None = None) -> None:
-        self.settings = settings
-        self.engine = engine
-        self.player = player or Player()
-        self.on_notice = on_notice
-        self.on_error = on_error or (lambda error: log.warning("%s", error))
-        self._speaker: Speaker | VoiceChain | None = speaker
-        self._lock = threading.Lock()
-        self._cancel = threading.Event()
-        self._thread: threading.Thread | None = None
-
-    @property
-    def is_speaking(self) -> bool:
-        """True from `speak` until the speech has been heard, stopped or has failed."""
-        thread = self._thread
-        return thread is not None and thread.is_alive() and not self._cancel.is_set()
-
-    def speak(self, text: str) -> None:
-        """Start speaking ``text`` (interrupting anything being said) and return at once."""
-        with self._lock:
-            self.stop()
-            previous = self._thread
-            self._cancel = cancel = threading.Event()
-            self._thread = threading.Thread(target=self._run, args=(text, cancel, previous), name="narrator",
-                                            daemon=True)
-            self._thread.start()
-
-    def use_settings(self, settings: Any, *, speaker: Speaker | None = None) -> None:
-        """Take changed settings (voice, rate, engine): the voice is chosen again on the next `speak`."""
-        with self._lock:
-            self.settings = settings
-            self._speaker = speaker
-
-    def stop(self) -> None:
-        """Silence the current speech within one audio block; does nothing when quiet."""
-        self._cancel.set()
-        self.player.stop()
-
-    def wait(self, timeout: float | None = None) -> bool:
-        """Wait until the current speech ends; return True when it has."""
-        thread = self._thread
-        if thread is not None:
-            thread.join(timeout)
-            return not thread.is_alive()
-        return True
-
-    def _run(self, text: str, cancel: threading.Event, previous: threading.Thread | None) -> None:
-        if previous is not None:
-            previous.join()  # one player, one utterance at a time: the stopped one lets go within a block
-        try:
-            speaker = self._speaker
-            if speaker is None:
-                engine = self.engine or getattr(self.settings, "speech_engine", "auto")
-                speaker = self._speaker = choose_speaker(self.settings, engine, on_notice=self.on_notice)
-            if cancel.is_set():
-                return
-            self.player.play(self._until_cancelled(speaker.synthesize(text), cancel))
-        except SpaceVoiceError as error:
-            self.on_error(error)
-        except Exception:  # a thread must not die silently: tell the user in plain words, keep detail in the log
-            log.debug("narrator failed", exc_info=True)
-            self.on_error(SpaceVoiceError("Speech stopped because of an unexpected error.",
-                                          "Run with -vv for details."))
-
-    def _until_cancelled(self, chunks: Iterator[AudioChunk], cancel: threading.Event) -> Iterator[AudioChunk]:
-        try:
-            for chunk in chunks:
-                if cancel.is_set():
-                    self.player.stop()  # we are inside play(): this stop cannot be lost
-                    return
-                yield chunk
-        finally:
-            close = getattr(chunks, "close", None)
-            if close is not None:
-                close()

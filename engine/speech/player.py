@@ -16,19 +16,18 @@ from __future__ import annotations
 import collections
 import contextlib
 import logging
-import os
-import tempfile
 import threading
 import time
-import wave
 from collections.abc import Iterable
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from engine.errors import DeviceError, InputError
+from engine.errors import DeviceError
 from engine.speech.base import AudioChunk
+from engine.speech.pcm import StreamResampler, WavWriter, write_wav
+
+__all__ = ["NO_DEVICE_HINT", "Player", "StreamResampler", "WavWriter", "output_device", "write_wav"]
 
 log = logging.getLogger(__name__)
 
@@ -36,34 +35,6 @@ NO_DEVICE_HINT = "Connect speakers or headphones, or write the speech to a file 
 BLOCK_SECONDS = 0.010
 # Keep at most this much audio queued ahead of the speaker: a stopped utterance wastes no more synthesis.
 MAX_QUEUED_SECONDS = 2.0
-
-
-class StreamResampler:
-    """Linear-interpolation resampler that keeps its phase across chunks, so chunk edges do not click."""
-
-    def __init__(self, source_rate: int, target_rate: int) -> None:
-        self.source_rate = source_rate
-        self.target_rate = target_rate
-        self._step = source_rate / target_rate
-        self._pos = 0.0
-        self._prev: np.ndarray | None = None
-
-    def process(self, samples: np.ndarray) -> np.ndarray:
-        """Resample the next piece of the signal."""
-        samples = np.asarray(samples, dtype=np.float32)
-        if self.source_rate == self.target_rate:
-            return samples
-        x = samples if self._prev is None else np.concatenate([self._prev, samples])
-        last = len(x) - 1
-        if last < 1 or self._pos > last:
-            self._prev = x
-            return np.zeros(0, dtype=np.float32)
-        count = int(np.floor((last - self._pos) / self._step)) + 1
-        positions = self._pos + self._step * np.arange(count)
-        out = np.interp(positions, np.arange(len(x)), x).astype(np.float32)
-        self._pos = self._pos + self._step * count - last  # now relative to x[last], the next call's first sample
-        self._prev = x[last:]
-        return out
 
 
 def _sounddevice() -> Any:
@@ -256,80 +227,3 @@ class Player:
             if done:
                 raise sd.CallbackStop  # lets the buffered end play out, then finished_callback fires
             self.underruns += 1
-
-
-class WavWriter:
-    """Writes chunks to a 16-bit mono WAV file; the file appears complete or not at all. Needs no sound device."""
-
-    def __init__(self, path: Path | str) -> None:
-        self.path = Path(path)
-        self.sample_rate: int | None = None
-        self.frames = 0
-        self._resampler: StreamResampler | None = None
-        folder = self.path.parent
-        try:
-            fd, tmp = tempfile.mkstemp(prefix=f".{self.path.name}.", suffix=".part", dir=folder)
-        except OSError as error:
-            raise InputError(f"SpaceVoice cannot write the speech to {self.path} ({error.strerror}).",
-                             "Choose a folder that exists and that you can write to.") from error
-        self._tmp = Path(tmp)
-        self._file = os.fdopen(fd, "wb")
-        self._wave: wave.Wave_write | None = None
-
-    def write(self, chunk: AudioChunk) -> None:
-        """Append one chunk (resampled to the first chunk's rate if it differs)."""
-        if self._wave is None:
-            self._start(chunk.sample_rate)
-        assert self._wave is not None and self._resampler is not None and self.sample_rate is not None
-        if chunk.sample_rate != self._resampler.source_rate:
-            self._resampler = StreamResampler(chunk.sample_rate, self.sample_rate)
-        samples = self._resampler.process(chunk.samples)
-        pcm = (np.clip(samples, -1.0, 1.0) * 32767.0).astype("<i2")
-        self._wave.writeframes(pcm.tobytes())
-        self.frames += len(pcm)
-
-    def _start(self, rate: int) -> None:
-        self.sample_rate = rate
-        self._resampler = StreamResampler(rate, rate)
-        self._wave = wave.open(self._file, "wb")  # noqa: SIM115 - closed in close()
-        self._wave.setnchannels(1)
-        self._wave.setsampwidth(2)
-        self._wave.setframerate(rate)
-
-    def close(self) -> None:
-        """Finish the file and move it into place."""
-        if self._wave is None:
-            self._start(24000)  # nothing was said: still a valid, empty WAV file
-        assert self._wave is not None
-        self._wave.close()
-        self._file.close()
-        os.replace(self._tmp, self.path)
-
-    def discard(self) -> None:
-        """Drop the partial file (after an error)."""
-        if self._wave is not None:
-            with contextlib.suppress(Exception):
-                self._wave.close()  # else its finaliser would write to the closed file later
-            self._wave = None
-        with contextlib.suppress(Exception):
-            self._file.close()
-        with contextlib.suppress(OSError):
-            self._tmp.unlink()
-
-    @property
-    def seconds(self) -> float:
-        """Duration written so far."""
-        return self.frames / float(self.sample_rate) if self.sample_rate else 0.0
-
-
-def write_wav(path: Path | str, chunks: Iterable[AudioChunk]) -> float:
-    """Write ``chunks`` to ``path`` as WAV; return the duration in seconds. A failure leaves no partial file."""
-    writer = WavWriter(path)
-    try:
-        for chunk in chunks:
-            writer.write(chunk)
-        writer.close()
-    except BaseException:
-        writer.discard()
-        raise
-    return writer.seconds

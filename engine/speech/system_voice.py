@@ -30,41 +30,24 @@ import subprocess
 import sys
 import tempfile
 import threading
-import wave
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from engine.errors import DeviceError, InputError, SpaceVoiceError
 from engine.speech.base import AudioChunk
+from engine.speech.pcm import pcm_to_float, read_wav_chunks
 
 log = logging.getLogger(__name__)
 
 _TAG = re.compile(r"<\s*(laugh|chuckle|sigh|cough|sniffle|groan|yawn|gasp)\s*>", re.IGNORECASE)
-CHUNK_SECONDS = 0.1
+CHUNK_SECONDS = 0.1  # espeak-ng output is read in pieces this long
 DEFAULT_RATE = 180
 
 
 def strip_tags(text: str) -> str:
     """Remove Orpheus' emotion tags, which a system voice would read out as words."""
     return re.sub(r"\s{2,}", " ", _TAG.sub(" ", text)).strip()
-
-
-def pcm_to_float(data: bytes, sample_width: int, channels: int = 1) -> np.ndarray:
-    """Convert little-endian PCM bytes (8, 16 or 32 bit) to mono float32 in [-1, 1]."""
-    if sample_width == 1:
-        samples = (np.frombuffer(data, dtype=np.uint8).astype(np.float32) - 128.0) / 128.0
-    elif sample_width == 2:
-        samples = np.frombuffer(data, dtype="<i2").astype(np.float32) / 32768.0
-    elif sample_width == 4:
-        samples = np.frombuffer(data, dtype="<i4").astype(np.float32) / 2147483648.0
-    else:
-        raise ValueError(f"unsupported sample width {sample_width}")
-    if channels > 1:
-        samples = samples[: len(samples) - len(samples) % channels].reshape(-1, channels).mean(axis=1)
-    return samples.astype(np.float32)
 
 
 class SystemVoice:
@@ -233,15 +216,3 @@ def _pyttsx3_voice_id(engine: Any, wanted: str) -> str:
             return str(candidate.id)
     raise InputError(f"The system voice '{wanted}' is not installed.",
                      "Leave the system voice setting empty to use the default voice.")
-
-
-def read_wav_chunks(path: Path, chunk_seconds: float = CHUNK_SECONDS) -> Iterator[AudioChunk]:
-    """Yield a PCM WAV file as mono float chunks of about ``chunk_seconds``."""
-    with wave.open(str(path), "rb") as source:
-        rate, width, channels = source.getframerate(), source.getsampwidth(), source.getnchannels()
-        frames = max(1, int(rate * chunk_seconds))
-        while True:
-            data = source.readframes(frames)
-            if not data:
-                break
-            yield AudioChunk(pcm_to_float(data, width, channels), rate)
