@@ -10,50 +10,42 @@ the backup, and deletes their thumbnails. Names and embeddings are only ever log
 
 from __future__ import annotations
 
-import base64
 import contextlib
-import json
 import logging
-import os
-import time
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
 from engine import paths
 from engine.atomicfile import write_atomic
 from engine.errors import DataError, InputError
+from engine.faces.storage import (
+    DIMENSION,
+    Person,
+    check_name,
+    count_people,
+    parse,
+    remove_stale_temp_files,
+    serialize,
+    set_aside,
+    unit_rows,
+)
 
 log = logging.getLogger(__name__)
 
-FORMAT = "spacevoice-people"
-VERSION = 1
-EMBEDDER = "sface-2021dec"
-DIMENSION = 128
-# Calibrated on the real photos in ../shared/testdata/faces (see docs/faces.md): augmented views of the same
-# person scored 0.68-0.99 (5th percentile 0.83), different people at most 0.51 (two actresses who look alike).
+# Calibrated on the real photos in ../shared/testdata/faces (docs/faces.md, bench_faces.py --calibrate): altered
+# views of the same person scored 0.81-0.99, different people at most 0.52 (two actresses who look alike); a
+# wrong name is worse than "someone I don't know", so the threshold sits above every different-person score.
 MATCH_THRESHOLD = 0.55
 MATCH_MARGIN = 0.10
-MAX_NAME_LENGTH = 60
 
 
 def people_file() -> Path:
     """The default people file."""
     return paths.data_dir() / "people.json"
-
-
-@dataclass
-class Person:
-    """An enrolled person: a name, unit-length embeddings (K, 128), thumbnail file names, when added."""
-
-    name: str
-    embeddings: np.ndarray
-    thumbnails: list[str] = field(default_factory=list)
-    added: float = field(default_factory=time.time)
 
 
 @dataclass(frozen=True)
@@ -63,16 +55,6 @@ class Match:
     name: str | None
     score: float
     runner_up: float
-
-
-def check_name(name: str) -> str:
-    """A usable name, trimmed; `InputError` for an empty, over-long or control-character name."""
-    cleaned = " ".join(str(name).split())
-    if not cleaned:
-        raise InputError("The name is empty.", "Give the person's name, for example: people add Mia photo.jpg")
-    if len(cleaned) > MAX_NAME_LENGTH or any(not ch.isprintable() for ch in cleaned):
-        raise InputError("That name cannot be used.", f"Use at most {MAX_NAME_LENGTH} ordinary characters.")
-    return cleaned
 
 
 class FaceGallery:
@@ -85,6 +67,8 @@ class FaceGallery:
         self.read_only = False  # set when the file could not be understood; it must not be overwritten
         self._erased: list[Person] = []
         self._scrub_backup = False
+        self._dirty = False  # changed in memory since the last load or save
+        self._stamp: tuple[int, int] | None = None  # (mtime, size) of the file as last read or written
 
     @property
     def backup_path(self) -> Path:
@@ -103,31 +87,62 @@ class FaceGallery:
         Raises `DataError` only for a file written by a newer SpaceVoice (it is left untouched).
         """
         gallery = cls(path)
-        if not gallery.path.exists():
-            return gallery
+        gallery._read()
+        return gallery
+
+    def refresh(self) -> bool:
+        """Reload when another program (``people add``, the tray's dialog) changed the file; True if it did.
+
+        Costs one ``stat``. Unsaved changes in memory are never thrown away, and a file from a newer version is
+        not re-read.
+        """
+        if self._dirty or self.read_only or self._file_stamp() == self._stamp:
+            return False
         try:
-            gallery.people = parse(gallery.path.read_bytes())
-            return gallery
+            self._read()
+        except DataError as error:
+            self.problem = str(error)
+            self.read_only = True
+            return False
+        log.info("the people file changed; reloaded it")
+        return True
+
+    def _file_stamp(self) -> tuple[int, int] | None:
+        try:
+            info = self.path.stat()
+        except OSError:
+            return None
+        return info.st_mtime_ns, info.st_size
+
+    def _read(self) -> None:
+        self.people, self.problem = [], None
+        self._stamp = self._file_stamp()
+        if self._stamp is None:
+            return
+        try:
+            self.people = parse(self.path.read_bytes())
+            return
         except DataError:
             raise
         except (OSError, ValueError, TypeError, KeyError) as error:
             log.debug("people file unreadable: %s", error)
-        aside = _set_aside(gallery.path)
+        aside = set_aside(self.path)
         try:
-            backup = gallery.backup_path.read_bytes()
-            gallery.people = parse(backup)
-            write_atomic(gallery.path, backup)
-            gallery.problem = (
+            backup = self.backup_path.read_bytes()
+            self.people = parse(backup)
+            write_atomic(self.path, backup)
+            self.problem = (
                 f"The file of enrolled people was damaged. It was set aside as {aside.name}, "
-                f"and the previous copy ({_count(len(gallery.people))}) is used instead."
+                f"and the previous copy ({count_people(len(self.people))}) is used instead."
             )
         except (OSError, ValueError, TypeError, KeyError):
-            gallery.problem = (
+            self.people = []
+            self.problem = (
                 f"The file of enrolled people was damaged. It was set aside as {aside.name}; "
                 "no earlier copy could be read, so nobody is enrolled now. Enroll people again with: people add."
             )
-        log.warning("%s", gallery.problem)
-        return gallery
+        self._stamp = self._file_stamp()
+        log.warning("%s", self.problem)
 
     def find(self, name: str) -> Person | None:
         """The person called ``name`` (ignoring case and extra spaces), or ``None``."""
@@ -141,12 +156,13 @@ class FaceGallery:
     def add(self, name: str, embeddings: np.ndarray, thumbnails: Sequence[np.ndarray] = ()) -> Person:
         """Add face embeddings (and optional RGB thumbnails) to ``name``, creating the person when new."""
         name = check_name(name)
-        vectors = _unit_rows(embeddings)
+        vectors = unit_rows(embeddings)
         person = self.find(name)
         if person is None:
             person = Person(name, np.zeros((0, DIMENSION), np.float32))
             self.people.append(person)
         person.embeddings = np.concatenate([person.embeddings, vectors])
+        self._dirty = True
         for image in thumbnails:
             person.thumbnails.append(self._write_thumbnail(image))
         log.debug("added %d face(s) to %s", len(vectors), name)
@@ -157,7 +173,7 @@ class FaceGallery:
         person = self._require(name)
         self.people.remove(person)
         self._erased.append(person)
-        self._scrub_backup = True
+        self._scrub_backup = self._dirty = True
         return person
 
     def rename(self, old: str, new: str) -> Person:
@@ -168,7 +184,7 @@ class FaceGallery:
         if other is not None and other is not person:
             raise InputError(f"{other.name} is already enrolled.", "Choose another name, or remove that person first.")
         person.name = new
-        self._scrub_backup = True  # the old name must not survive in the backup
+        self._scrub_backup = self._dirty = True  # the old name must not survive in the backup
         return person
 
     def save(self) -> None:
@@ -176,7 +192,7 @@ class FaceGallery:
         if self.read_only:
             raise DataError(self.problem or "The file of enrolled people cannot be changed.", "")
         data = serialize(self.people)
-        _remove_stale_temp_files(self.path)
+        remove_stale_temp_files(self.path)
         if self._scrub_backup:
             # The old version still holds what was erased: the backup becomes the new version instead.
             write_atomic(self.backup_path, data)
@@ -191,8 +207,9 @@ class FaceGallery:
                 with contextlib.suppress(FileNotFoundError):
                     (self.thumbnails_dir / thumbnail).unlink()
         self._erased = []
-        self._scrub_backup = False
-        log.info("saved the people file (%s)", _count(len(self.people)))
+        self._scrub_backup = self._dirty = False
+        self._stamp = self._file_stamp()
+        log.info("saved the people file (%s)", count_people(len(self.people)))
 
     def match(self, embeddings: np.ndarray) -> list[Match]:
         """For each unit embedding (N, 128): the best person above the threshold and margin, else ``None``."""
@@ -224,86 +241,3 @@ class FaceGallery:
         name = f"{uuid.uuid4().hex}.jpg"
         write_atomic(self.thumbnails_dir / name, encoded.tobytes())
         return name
-
-
-def serialize(people: Sequence[Person]) -> bytes:
-    """The file's bytes for ``people``."""
-    document: dict[str, Any] = {
-        "format": FORMAT,
-        "version": VERSION,
-        "embedder": EMBEDDER,
-        "people": [
-            {
-                "name": p.name,
-                "added": round(p.added, 3),
-                "embeddings": [base64.b64encode(v.astype("<f4").tobytes()).decode("ascii") for v in p.embeddings],
-                "thumbnails": list(p.thumbnails),
-            }
-            for p in people
-        ],
-    }
-    return json.dumps(document, ensure_ascii=False, indent=1).encode("utf-8")
-
-
-def parse(data: bytes) -> list[Person]:
-    """Read the file's bytes; ValueError/KeyError/TypeError for anything damaged, `DataError` for a newer format."""
-    document = json.loads(data.decode("utf-8"))
-    if not isinstance(document, dict) or document.get("format") != FORMAT:
-        raise ValueError("not a SpaceVoice people file")
-    version = document.get("version")
-    if not isinstance(version, int) or version < 1:
-        raise ValueError("no format version")
-    if version > VERSION:
-        raise DataError(
-            "The file of enrolled people was written by a newer version of SpaceVoice.",
-            "Update SpaceVoice; the file has been left as it is.",
-        )
-    people = []
-    for entry in document["people"]:
-        name = check_name(entry["name"]) if isinstance(entry["name"], str) else None
-        if name is None:
-            raise TypeError("a name is not text")
-        vectors = [np.frombuffer(base64.b64decode(text, validate=True), dtype="<f4") for text in entry["embeddings"]]
-        if not vectors or any(v.shape != (DIMENSION,) or not np.all(np.isfinite(v)) for v in vectors):
-            raise ValueError("an embedding is damaged")
-        thumbnails = [str(t) for t in entry.get("thumbnails", []) if Path(str(t)).name == str(t)]
-        people.append(Person(name, _unit_rows(np.stack(vectors)), thumbnails, float(entry.get("added", 0.0))))
-    return people
-
-
-def _unit_rows(embeddings: np.ndarray) -> np.ndarray:
-    vectors = np.asarray(embeddings, dtype=np.float32).reshape(-1, DIMENSION)
-    norms = np.linalg.norm(vectors, axis=1, keepdims=True)
-    if np.any(norms < 1e-6):
-        raise ValueError("an embedding is empty")
-    return vectors / norms
-
-
-def _set_aside(path: Path) -> Path:
-    """Rename a damaged file to a name not yet used; it is never overwritten."""
-    stamp = time.strftime("%Y%m%d-%H%M%S")
-    for attempt in range(1000):
-        suffix = f".damaged-{stamp}" + (f"-{attempt}" if attempt else "")
-        aside = path.with_name(path.name + suffix)
-        if not aside.exists():
-            try:
-                os.link(path, aside)  # link + unlink: never replaces an existing file, unlike rename
-                path.unlink()
-            except FileNotFoundError:
-                pass
-            except OSError:  # a file system without hard links; the name was checked to be free just above
-                os.replace(path, aside)
-            return aside
-    raise DataError("The damaged people file could not be set aside.", f"Move {path} away by hand.")
-
-
-def _remove_stale_temp_files(path: Path) -> None:
-    """Delete temp files left by a writer that was killed mid-write (older than a minute)."""
-    for leftover in path.parent.glob(f".{path.name}.*.tmp"):
-        with contextlib.suppress(OSError):
-            if time.time() - leftover.stat().st_mtime > 60:
-                leftover.unlink()
-
-
-def _count(number: int) -> str:
-    return "1 person" if number == 1 else f"{number} people"

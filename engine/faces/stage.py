@@ -40,6 +40,7 @@ class FaceIdentifier:
     def analyse(self, image: np.ndarray) -> list[FaceFound]:
         """Every face in an RGB uint8 image, left to right, with its crop, embedding and match."""
         image = np.ascontiguousarray(image)
+        self.gallery.refresh()  # people enrolled by another program since the stage was loaded
         faces = self.detector.detect(image)
         crops = [align_face(image, face.landmarks) for face in faces]
         embeddings = self.embedder.embed(crops)
@@ -57,7 +58,7 @@ class FaceIdentifier:
             )
             found.append(FaceFound(face, crop, embedding, match, seen))
         log.debug("faces: %s", [(f.seen.name, f.seen.position, f.seen.score) for f in found])
-        log.info("found %d face(s), %d recognised", len(found), sum(f.seen.name is not None for f in found))
+        log.debug("found %d face(s), %d recognised", len(found), sum(f.seen.name is not None for f in found))
         return found
 
     def identify(self, image: np.ndarray) -> Sequence[PersonSeen]:

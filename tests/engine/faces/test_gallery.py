@@ -180,3 +180,16 @@ def test_names_never_reach_info_logs(identifier, photos, caplog):
     assert [p.name for p in seen] == [secret]
     assert any(secret in r.getMessage() for r in caplog.records if r.levelno == logging.DEBUG)  # it is logged...
     assert not any(secret in r.getMessage() for r in caplog.records if r.levelno >= logging.INFO)  # ...only there
+
+
+def test_a_running_stage_sees_people_enrolled_by_another_program(photos):
+    stage = load_face_stage()  # as the tray holds it
+    assert [p.name for p in stage.identify(photos["paul_rudd"])] == [None]
+    other = FaceGallery.load()  # as `people add` in another process does
+    other.add("Paul", stage.analyse(photos["paul_rudd"])[0].embedding[None])
+    other.save()
+    assert [p.name for p in stage.identify(photos["paul_rudd"])] == ["Paul"]
+    again = FaceGallery.load()
+    again.remove("Paul")
+    again.save()
+    assert [p.name for p in stage.identify(photos["paul_rudd"])] == [None]
