@@ -21,6 +21,7 @@ speed-up did not lose text). Run it on a quiet machine; `uptime` load is printed
 from __future__ import annotations
 
 import argparse
+import functools
 import os
 import re
 import statistics
@@ -111,7 +112,7 @@ def main() -> int:
     args = parser.parse_args()
 
     from engine.capture import load_image
-    from engine.text import TextReader, read_text
+    from engine.text import TextReader
     from engine.text import tesseract as tesseract_module
     from engine.text.onnx_ocr import OnnxOcrBackend
     from engine.text.tesseract import TesseractBackend, find_tesseract
@@ -141,13 +142,12 @@ def main() -> int:
         reference, reference_text = time_runs(lambda: tesseract_cli(None), args.runs)
         engines: list[tuple[str, Callable[[], str]]] = [("tesseract 1 thread", lambda: tesseract_cli("1"))]
         single = TextReader(TesseractBackend())
-        engines.append(("ours, 1 strip",
-                        lambda reader=single, frame=frame: _one_strip(reader, frame, tesseract_module)))
+        engines.append(("ours, 1 strip", functools.partial(_one_strip, single, frame, tesseract_module)))
         shipped = TextReader(TesseractBackend())
-        engines.append(("ours", lambda reader=shipped, frame=frame: read_text(frame, reader).text))
+        engines.append(("ours", functools.partial(_read, shipped, frame)))
         if not args.no_onnx and (onnx_folder / "ch_PP-OCRv4_rec_infer.onnx").is_file():
             onnx = TextReader(OnnxOcrBackend(onnx_folder, device="cpu"))
-            engines.append(("ours, onnx (cpu)", lambda reader=onnx, frame=frame: read_text(frame, reader).text))
+            engines.append(("ours, onnx (cpu)", functools.partial(_read, onnx, frame)))
         measured = [("tesseract (reference)", reference, reference_text)]
         for name, work in engines:
             seconds, text = time_runs(work, args.runs)
@@ -166,6 +166,12 @@ def main() -> int:
         print(f"{label:<11}{name:<24}{seconds:>9.3f}{ratio:>8.2f}{found:>8.0%}")
     print(f"\nmachine: {os.cpu_count()} CPUs, load average {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}")
     return 0
+
+
+def _read(reader: object, frame: object) -> str:
+    from engine.text import read_text
+
+    return read_text(frame, reader).text  # type: ignore[arg-type]
 
 
 def _one_strip(reader: object, frame: object, module: object) -> str:
