@@ -126,8 +126,9 @@ def machine_id() -> str:
     return hashlib.sha256(raw.encode("utf-8")).hexdigest()[:16]
 
 
-def orpheus_realtime_factor(speaker: Any, settings: Any) -> float:
-    """Orpheus' real-time factor on this machine and provider: measured once by its warm-up probe, then recalled."""
+def orpheus_realtime_factor(speaker: Any, settings: Any) -> tuple[float, bool]:
+    """Orpheus' real-time factor on this machine and provider, measured once by its warm-up probe, then recalled;
+    and whether it was measured just now. Delete ``cache_dir()/speech-realtime.json`` to measure again."""
     provider = str(getattr(speaker, "provider", None) or getattr(speaker, "device", None)
                    or getattr(settings, "device", None) or "auto")
     if provider == "auto":
@@ -141,7 +142,7 @@ def orpheus_realtime_factor(speaker: Any, settings: Any) -> float:
         cache = json.loads(path.read_text(encoding="utf-8"))
         entry = cache.get(key) if isinstance(cache, dict) else None
         if isinstance(entry, dict) and isinstance(entry.get("realtime_factor"), (int, float)):
-            return float(entry["realtime_factor"])
+            return float(entry["realtime_factor"]), False
     except (OSError, ValueError):
         cache = {}
     started = time.perf_counter()
@@ -150,8 +151,11 @@ def orpheus_realtime_factor(speaker: Any, settings: Any) -> float:
              time.perf_counter() - started)
     cache = cache if isinstance(cache, dict) else {}
     cache[key] = {"realtime_factor": factor, "provider": provider, "measured": int(time.time())}
-    write_atomic(path, json.dumps(cache, indent=2, sort_keys=True).encode("utf-8"))
-    return factor
+    try:
+        write_atomic(path, json.dumps(cache, indent=2, sort_keys=True).encode("utf-8"))
+    except OSError as error:  # a read-only cache costs a warm-up per start, nothing worse
+        log.info("cannot remember the Orpheus speed: %s", error)
+    return factor, True
 
 
 def load_orpheus(settings: Any) -> Speaker | None:
@@ -198,13 +202,16 @@ def choose_speaker(settings: Any, engine: str | None = "auto", *, orpheus: Speak
         log.info("auto speech: system voice (%s)", reason)
         return system_only()
     try:
-        factor = orpheus_realtime_factor(speaker, settings)
-    except SpaceVoiceError as error:
-        return system_only(("probe-failed", f"The Orpheus voice could not start ({error.message}); "
-                                             "using the system voice."))
+        factor, measured_now = orpheus_realtime_factor(speaker, settings)
+    except Exception as error:  # a voice that cannot even warm up must not keep the user from hearing anything
+        log.info("Orpheus warm-up failed", exc_info=True)
+        reason = error.message if isinstance(error, SpaceVoiceError) else type(error).__name__
+        return system_only(("probe-failed", f"The Orpheus voice could not start ({reason}); using the system voice."))
     if factor < 1.0:
-        return system_only(("too-slow", f"This computer runs the Orpheus voice at {factor:.2f} times real time, "
-                                        "too slow to speak smoothly; using the system voice."))
+        # Said when measured, i.e. once per machine and provider: the result, and so the choice, does not change.
+        notice = ("too-slow", f"This computer runs the Orpheus voice at {factor:.2f} times real time, too slow to "
+                              "speak smoothly; using the system voice.")
+        return system_only(notice if measured_now else None)
     return VoiceChain([speaker, system], **options)  # type: ignore[arg-type, list-item]
 
 

@@ -9,10 +9,10 @@ reads at 48000 samples per second: the player's writes block exactly as they wou
 
 from __future__ import annotations
 
-import contextlib
 import fcntl
 import json
 import os
+import select
 import subprocess
 import sys
 import threading
@@ -60,31 +60,43 @@ class PacedListener(threading.Thread):
         self.samples = 0
         self.started_at: float | None = None
         self.ready = threading.Event()
+        self._done = threading.Event()
 
     def run(self) -> None:
-        # Shrink the pipe before any writer can fill it (a full pipe refuses to shrink); this first descriptor
-        # keeps the pipe, and its size, alive while the second one waits for the player's ALSA to open it.
-        keeper = os.open(self.fifo, os.O_RDONLY | os.O_NONBLOCK)
-        fcntl.fcntl(keeper, _F_SETPIPE_SZ, 4096)
+        # Shrink the pipe before any writer can fill it (a full pipe refuses to shrink). The descriptor stays open
+        # for the listener's whole life, so every stream the player opens (one per utterance) finds a reader.
+        fd = os.open(self.fifo, os.O_RDONLY | os.O_NONBLOCK)
+        fcntl.fcntl(fd, _F_SETPIPE_SZ, 4096)
         self.ready.set()
-        fd = os.open(self.fifo, os.O_RDONLY)
-        os.close(keeper)
         block = RATE // 100
+        clock: float | None = None  # when the current writer's audio started, for pacing
+        paced = 0
         try:
             while True:
-                if self.started_at is not None:
-                    delay = self.started_at + self.samples / RATE - time.perf_counter()
+                if clock is not None:
+                    delay = clock + paced / RATE - time.perf_counter()
                     if delay > 0:
                         time.sleep(delay)
-                data = os.read(fd, block * 2)
-                if not data:
-                    break
-                if self.started_at is None:
-                    self.started_at = time.perf_counter()
+                select.select([fd], [], [], 0.05)
+                try:
+                    data = os.read(fd, block * 2)
+                except BlockingIOError:  # a writer is connected but has nothing yet
+                    continue
+                if not data:  # no writer at the moment: between utterances, or finished
+                    if self._done.is_set():
+                        break
+                    clock, paced = None, 0
+                    time.sleep(0.005)
+                    continue
+                now = time.perf_counter()
+                if clock is None:
+                    clock = now
+                    self.started_at = self.started_at or now
                 samples = np.frombuffer(data[: len(data) // 2 * 2], dtype="<i2")
                 if len(samples) and int(np.abs(samples.astype(np.int32)).max()) > LOUD:
-                    self.audible.append(time.perf_counter())
+                    self.audible.append(now)
                 self.samples += len(samples)
+                paced += len(samples)
         finally:
             os.close(fd)
 
@@ -94,10 +106,8 @@ class PacedListener(threading.Thread):
         return self.audible[-1] - self.audible[0] if self.audible else 0.0
 
     def release(self) -> None:
-        """Unblock a listener still waiting for a writer (when the player never opened the sink)."""
-        if self.is_alive() and self.started_at is None:
-            with contextlib.suppress(OSError):
-                os.close(os.open(self.fifo, os.O_WRONLY | os.O_NONBLOCK))
+        """Stop listening once the current writer (if any) has finished; wait for the thread."""
+        self._done.set()
         self.join(10)
 
 

@@ -111,6 +111,7 @@ def test_a_slow_orpheus_is_measured_once_and_the_fallback_announced_once() -> No
     plain = duration(SystemVoice().synthesize("Hello."))
     assert duration(first.synthesize("Hello.")) > plain + 1.0  # the announcement was spoken before the text
     assert len(notices) == 1 and "0.30 times real time" in notices[0]
+    choice._announced.clear()  # as in a new process: the remembered result is not announced again
     again = choose_speaker(Settings(), "auto", orpheus=slow, on_notice=notices.append)
     assert again.current.name == "system" and slow.probes == 1  # remembered, not measured again
     assert duration(again.synthesize("Hello.")) == pytest.approx(plain, abs=0.01)
@@ -121,6 +122,18 @@ def test_a_slow_orpheus_is_measured_once_and_the_fallback_announced_once() -> No
     # Another provider on the same machine is another measurement.
     choose_speaker(Settings(), "auto", orpheus=StandInOrpheus(0.3, device="cuda"))
     assert len(json.loads((paths.cache_dir() / REALTIME_CACHE).read_text())) == 2
+
+
+def test_an_orpheus_that_cannot_warm_up_leaves_the_system_voice_speaking() -> None:
+    class NoWarmUp(StandInOrpheus):
+        def realtime_factor(self) -> float:
+            raise RuntimeError("onnxruntime: failed to allocate memory")
+
+    notices: list[str] = []
+    chain = choose_speaker(Settings(), "auto", orpheus=NoWarmUp(1.0), on_notice=notices.append)
+    assert chain.current.name == "system" and duration(chain.synthesize("Hello.")) > 1.0
+    assert notices == ["The Orpheus voice could not start (RuntimeError); using the system voice."]
+    assert not (paths.cache_dir() / REALTIME_CACHE).exists()  # a failure is not remembered as a speed
 
 
 def test_an_orpheus_that_keeps_up_is_chosen() -> None:
