@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import io
 import logging
 import os
 import sys
@@ -198,9 +199,9 @@ def check_system_voice(state: dict[str, Any]) -> str:
             raise
         _render_with_pyttsx3(text, target)
     else:
-        settings = state["settings"]
-        settings.set("speech_engine", "system")
-        say(text, settings, out=target)
+        # pyttsx3 announces every saved file on stdout; the self-test prints its own report instead.
+        with contextlib.redirect_stdout(io.StringIO()):
+            say(text, state["settings"], out=target, engine="system")
     seconds, rms = wav_speech_level(target)
     if seconds < MIN_SPEECH_SECONDS or rms < MIN_SPEECH_RMS:
         raise SelfTestFailed(f"the system voice rendered no audible speech ({seconds:.2f} s, level {rms:.4f})")
@@ -211,8 +212,7 @@ def _render_with_pyttsx3(text: str, target: Path) -> None:
     import pyttsx3
 
     engine = pyttsx3.init()
-    # pyttsx3 announces every saved file on stdout; the self-test prints its own report instead.
-    with contextlib.redirect_stdout(None):
+    with contextlib.redirect_stdout(io.StringIO()):
         engine.save_to_file(text, str(target))
         engine.runAndWait()
 
