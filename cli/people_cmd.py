@@ -57,8 +57,7 @@ def run_people(args: argparse.Namespace) -> int:
     settings = Settings.load()
     if action in ("add", "enroll-webcam"):
         return _add(args, settings) if action == "add" else _enrol_webcam(args, settings)
-    gallery = FaceGallery.load()
-    _report_problem(gallery.problem)
+    gallery = FaceGallery.load()  # a damaged file is reported (a warning on stderr) and set aside there
     if action == "list":
         if not gallery.people:
             print("Nobody is enrolled yet. Add someone with: people add NAME PHOTO")
@@ -82,11 +81,11 @@ def run_people(args: argparse.Namespace) -> int:
 def _add(args: argparse.Namespace, settings: Any) -> int:
     from engine.capture import load_image
     from engine.faces import load_face_stage
-    from engine.faces.gallery import check_name
+    from engine.faces.gallery import FaceGallery, check_name
 
     name = check_name(args.name)
-    identifier = load_face_stage(settings)
-    _report_problem(identifier.gallery.problem)
+    # Loaded first: a file from a newer version stops here, in one line, before any model loads.
+    identifier = load_face_stage(settings, gallery=FaceGallery.load())
     chosen = []
     # Every photo is checked before anything is saved: one refused photo leaves the file as it was.
     for path in args.images:
@@ -148,11 +147,11 @@ def _enrol_webcam(args: argparse.Namespace, settings: Any) -> int:
     from engine.capture.webcam import webcam_frames
     from engine.faces import load_face_stage
     from engine.faces.finder import guided_enrolment
-    from engine.faces.gallery import check_name
+    from engine.faces.gallery import FaceGallery, check_name
 
     name = check_name(args.name)
-    identifier = load_face_stage(settings)
-    _report_problem(identifier.gallery.problem)
+    # Loaded first: a file from a newer version stops here, in one line, before any model loads.
+    identifier = load_face_stage(settings, gallery=FaceGallery.load())
     announce = _announcer(settings, args.no_speech)
     device = args.device if args.device else settings.webcam_device
     frames = webcam_frames(device)
@@ -178,12 +177,12 @@ def run_find(args: argparse.Namespace) -> int:
     from engine.faces import load_face_stage
     from engine.faces.detector import CROWD_SIDES
     from engine.faces.finder import watch_for
+    from engine.faces.gallery import FaceGallery
     from engine.settings import Settings
 
     settings = Settings.load()
     # Looking for someone in a crowd: a second, finer detection pass catches faces across the room.
-    identifier = load_face_stage(settings, sides=CROWD_SIDES)
-    _report_problem(identifier.gallery.problem)
+    identifier = load_face_stage(settings, sides=CROWD_SIDES, gallery=FaceGallery.load())
     person = identifier.gallery.find(args.name)
     if person is None:
         raise InputError("Nobody by that name is enrolled.", "See who is enrolled with: people list")
@@ -204,7 +203,7 @@ def run_find(args: argparse.Namespace) -> int:
         frames.close()  # type: ignore[attr-defined]  # a generator: closing releases the camera
     if not seen:
         timed_out = timeout is not None and time.monotonic() - started >= timeout
-        when = f"in {timeout:g} seconds" if timed_out else "before the camera stopped"
+        when = f"in {timeout:g} second{'s' if timeout != 1 else ''}" if timed_out else "before the camera stopped"
         announce(f"I did not see {person.name} {when}.")
         return 1
     return 0
@@ -232,8 +231,3 @@ def _announcer(settings: Any, quiet: bool) -> Callable[[str], None]:
             state["voice"] = None
 
     return announce
-
-
-def _report_problem(problem: str | None) -> None:
-    if problem:
-        print(f"spacevoice: {problem}", file=sys.stderr)

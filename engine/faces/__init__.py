@@ -10,17 +10,22 @@ import logging
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from engine.faces.gallery import FaceGallery
     from engine.faces.stage import FaceIdentifier
 
 log = logging.getLogger(__name__)
 
 
-def load_face_stage(settings: Any = None, *, sides: tuple[int, ...] | None = None) -> FaceIdentifier:
+def load_face_stage(
+    settings: Any = None, *, sides: tuple[int, ...] | None = None, gallery: FaceGallery | None = None
+) -> FaceIdentifier:
     """Load the face models and the enrolled people into a `FaceIdentifier` (an `engine.describe.FaceStage`).
 
     Raises `engine.errors.ModelError` when the built-in models fail their SHA-256 check. A damaged people file
     does not stop it: the stage runs with the recovered (or an empty) gallery and ``gallery.problem`` says why.
     ``sides``: the detection sizes (see `engine.faces.detector.FaceDetector`); default 640 on the longer side.
+    ``gallery``: an already loaded gallery (commands load it first, so a file they must not change stops them
+    before any model loads).
     """
     from engine.errors import DataError
     from engine.faces.detector import DETECT_SIDE, FaceDetector
@@ -39,7 +44,7 @@ def load_face_stage(settings: Any = None, *, sides: tuple[int, ...] | None = Non
     )
     embedder = FaceEmbedder(create_session(files.embedder, device=device, name="sface face embedder"))
     try:
-        gallery = FaceGallery.load()
+        gallery = gallery if gallery is not None else FaceGallery.load()
     except DataError as error:
         log.warning("%s", error)
         gallery = FaceGallery()

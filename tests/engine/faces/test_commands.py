@@ -164,3 +164,34 @@ def test_several_faces_at_a_terminal_lists_them_and_asks_which(faces_dir):
 
     named = [p.name for p in load_face_stage().identify(load_rgb(faces_dir, "multiface"))]
     assert named == [None, None, "Mia", None, None, None]
+
+
+def test_find_gives_up_after_the_timeout(main_cli, faces_dir, tmp_path):
+    _ok(main_cli("people", "add", "Paul", str(faces_dir / "paul_rudd.jpg")))
+    crowd = scene((320, 240), [(stranger(faces_dir), 0.5, 200)])
+    video = write_video(tmp_path / "long.avi", [crowd] * 400)  # far longer than a second to process
+    result = main_cli("find", "Paul", "--webcam", str(video), "--timeout", "1", "--no-speech")
+    assert result.returncode == 1, result.stderr
+    assert result.stdout.splitlines() == ["Looking for Paul.", "I did not see Paul in 1 second."]
+
+
+def test_enrolling_into_a_file_from_a_newer_version_is_refused_before_any_work(main_cli, faces_dir):
+    people_file().parent.mkdir(parents=True)
+    newer = json.dumps({"format": "spacevoice-people", "version": 2, "people": []})
+    people_file().write_text(newer)
+    result = main_cli("people", "add", "Paul", str(faces_dir / "paul_rudd.jpg"))
+    assert result.returncode == 5 and "newer version" in result.stderr
+    assert result.stderr.count("\n") == 1 and people_file().read_text() == newer
+    listed = main_cli("people", "list")
+    assert listed.returncode == 5 and "newer version" in listed.stderr
+
+
+def test_a_damaged_people_file_is_reported_once_and_the_backup_used(main_cli, faces_dir):
+    _ok(main_cli("people", "add", "Paul", str(faces_dir / "paul_rudd.jpg")))
+    _ok(main_cli("people", "add", "Shea", str(faces_dir / "shea_whigham.jpg")))
+    people_file().write_bytes(people_file().read_bytes()[:100])
+    listed = main_cli("people", "list")
+    assert listed.returncode == 0 and listed.stdout.splitlines() == ["Paul: 1 face picture"]
+    assert listed.stderr.count("\n") == 1 and "was damaged" in listed.stderr
+    assert "previous copy (1 person)" in listed.stderr
+    assert len(list(people_file().parent.glob("people.json.damaged-*"))) == 1
