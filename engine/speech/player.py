@@ -150,9 +150,16 @@ class Player:
         return not self._stop_requested.is_set()
 
     def _start(self, stream: Any) -> None:
+        import sounddevice as sd
+
         with self._stream_lock:
             if not stream.active and not self._stop_requested.is_set() and not self._finished.is_set():
-                stream.start()
+                try:
+                    stream.start()
+                except sd.PortAudioError as error:
+                    log.info("cannot start output stream: %s", error)
+                    raise DeviceError("The sound output device could not be started.",
+                                      "Check that no other program holds it, or use --out FILE.wav.") from error
 
     def _note_stop_latency(self) -> None:
         if self._stop_time is not None and self.last_stop_latency_s is None:

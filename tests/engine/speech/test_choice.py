@@ -342,3 +342,20 @@ print(json.dumps({{"status": status, "heavy": heavy}}))
     result = run_python(code, {})
     assert result == {"status": 0, "heavy": []}
 
+
+
+def test_narrator_without_a_sound_device_reports_it_once_and_returns(tmp_path: Path) -> None:
+    code = """
+import json
+from engine.settings import Settings
+from engine.speech.choice import Narrator
+errors = []
+narrator = Narrator(Settings(), on_error=errors.append)
+narrator.speak("Hello there.")
+ended = narrator.wait(30)
+print(json.dumps({"ended": ended, "speaking": narrator.is_speaking, "errors": [str(e) for e in errors]}))
+"""
+    note = run_python(code, alsa_env(tmp_path, NO_DEVICE_CONF))
+    assert note == {"ended": True, "speaking": False, "errors": [
+        "No sound output device was found. Connect speakers or headphones, or write the speech to a file with "
+        "--out FILE.wav."]}
