@@ -7,8 +7,9 @@ per-tensor scale, which onnxruntime rejects. Both are repaired in memory, never 
 time), unused inputs are dropped, and YuNet's fixed 640x640 input (SFace's batch of 1) is made dynamic so a frame
 is fed at its own aspect ratio and several faces are embedded in one call.
 
-Users who download the full-precision upstream files (OpenCV Zoo) into ``<models>/faces/`` get those instead;
-they go through the same repair, which leaves a float model unchanged apart from the dynamic shapes.
+Users who download the full-precision upstream files (OpenCV Zoo; ``main.py models download yunet-2023mar`` and
+``sface-2021dec``) get those instead, each on its own; they go through the same repair, which leaves a float
+model unchanged apart from the dynamic shapes.
 """
 
 from __future__ import annotations
@@ -35,12 +36,8 @@ EMBEDDED_SHA256 = {
 # The full-precision upstream files (OpenCV Zoo), used when a user has put them in the model store.
 UPSTREAM_DETECTOR = "face_detection_yunet_2023mar.onnx"
 UPSTREAM_EMBEDDER = "face_recognition_sface_2021dec.onnx"
-UPSTREAM_URLS = {
-    UPSTREAM_DETECTOR: "https://github.com/opencv/opencv_zoo/raw/main/models/face_detection_yunet/"
-    "face_detection_yunet_2023mar.onnx",
-    UPSTREAM_EMBEDDER: "https://github.com/opencv/opencv_zoo/raw/main/models/face_recognition_sface/"
-    "face_recognition_sface_2021dec.onnx",
-}
+# Their names in the model catalogue (resources/models.json): ``main.py models download yunet-2023mar``.
+UPSTREAM_MODELS = {UPSTREAM_DETECTOR: "yunet-2023mar", UPSTREAM_EMBEDDER: "sface-2021dec"}
 
 
 @dataclass(frozen=True)
@@ -140,19 +137,30 @@ def _fold_dequantize(node: Any, constants: dict[str, Any]) -> Any:
     return numpy_helper.from_array(value.astype(np.float32), node.output[0])
 
 
-def upstream_folder(models_dir_setting: str | None = None) -> Path:
-    """Where downloaded full-precision face models live in the model store."""
-    return paths.models_dir(models_dir_setting) / "faces"
+def downloaded_file(models_dir_setting: str | None, model: str, filename: str) -> Path | None:
+    """The file of a model installed in the model store (`engine.models.store`), or ``None`` when not installed."""
+    try:
+        from engine.models.store import ModelStore
+    except ModuleNotFoundError:  # an installation without the model store
+        return None
+    store = ModelStore(paths.models_dir(models_dir_setting or None))
+    if store.state(model) != "installed":
+        return None
+    try:
+        path = store.require(model) / filename
+    except ModelError as error:
+        log.warning("downloaded face model %s is not usable (%s); using the built-in one", model, error)
+        return None
+    return path if path.is_file() else None
 
 
 def load_model_files(models_dir_setting: str | None = None) -> FaceModelFiles:
-    """The detector and embedder, repaired: downloaded upstream files when both are present, else the embedded."""
-    folder = upstream_folder(models_dir_setting)
-    detector_path, embedder_path = folder / UPSTREAM_DETECTOR, folder / UPSTREAM_EMBEDDER
-    if detector_path.is_file() and embedder_path.is_file():
-        detector, embedder, origin = detector_path.read_bytes(), embedder_path.read_bytes(), "upstream"
-    else:
-        detector, embedder, origin = embedded_bytes(DETECTOR_FILE), embedded_bytes(EMBEDDER_FILE), "embedded"
+    """The detector and embedder, repaired: each the full-precision download when installed, else the built-in."""
+    detector_path = downloaded_file(models_dir_setting, UPSTREAM_MODELS[UPSTREAM_DETECTOR], UPSTREAM_DETECTOR)
+    embedder_path = downloaded_file(models_dir_setting, UPSTREAM_MODELS[UPSTREAM_EMBEDDER], UPSTREAM_EMBEDDER)
+    detector = detector_path.read_bytes() if detector_path else embedded_bytes(DETECTOR_FILE)
+    embedder = embedder_path.read_bytes() if embedder_path else embedded_bytes(EMBEDDER_FILE)
+    origin = "+".join("downloaded" if path else "built-in" for path in (detector_path, embedder_path))
     log.info("face models: %s", origin)
     return FaceModelFiles(
         detector=repair_model(detector, dynamic_axes={"input": (2, 3)}),

@@ -89,3 +89,31 @@ def test_large_faces_need_the_reduced_detection_size(face_models, photos):
     detector, _ = face_models
     assert len(detector.detect(photos["paul_rudd"])) == 1
     assert len(type(detector)(detector.session, sides=(0,)).detect(photos["paul_rudd"])) == 0
+
+
+def test_a_downloaded_full_precision_embedder_in_the_model_store_is_used(tmp_path, photos):
+    import onnx
+
+    from engine.faces import load_face_stage
+    from engine.models.store import ModelStore
+    from engine.paths import models_dir
+
+    # A float SFace standing in for OpenCV Zoo's file: the same network, dequantized, with its fixed batch of 1.
+    float_model = onnx.load_from_string(models.repair_model(models.embedded_bytes(models.EMBEDDER_FILE),
+                                                            dynamic_axes={}))
+    float_model.graph.input[0].type.tensor_type.shape.dim[0].dim_value = 1
+    onnx.helper.set_model_props(float_model, {"source": "stand-in download"})
+    folder = tmp_path / "download"
+    folder.mkdir()
+    onnx.save(float_model, str(folder / models.UPSTREAM_EMBEDDER))
+    ModelStore(models_dir()).register("sface-2021dec", folder, task="face-recognition", source="test")
+    files = models.load_model_files()
+    assert files.origin == "built-in+downloaded"
+    assert b"stand-in download" in files.embedder  # the store's file was read, not the wheel's
+    stage = load_face_stage()
+    (found,) = stage.analyse(photos["paul_rudd"])
+    assert found.embedding.shape == (128,) and abs(float(found.embedding @ found.embedding) - 1) < 1e-5
+    ModelStore(models_dir()).remove("sface-2021dec")
+    assert models.load_model_files().origin == "built-in+built-in"
+    (again,) = load_face_stage().analyse(photos["paul_rudd"])
+    assert float(found.embedding @ again.embedding) > 0.999  # the same network gives the same embedding
