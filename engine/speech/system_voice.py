@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import os
 import queue
 import re
 import shutil
@@ -30,7 +29,7 @@ import subprocess
 import sys
 import tempfile
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -70,6 +69,23 @@ class SystemVoice:
         except ImportError:
             return "The pyttsx3 package is not installed."
         return None
+
+    def voices(self) -> list[tuple[str, str]]:
+        """The voices this backend can use, as (what to put in the ``system_voice`` setting, description)."""
+        if self.backend == "espeak-ng":
+            program = _espeak_ng()
+            if program is None:
+                return []
+            listing = subprocess.run([program, "--voices"], capture_output=True, text=True, timeout=30).stdout
+            found = []
+            for line in listing.splitlines()[1:]:
+                fields = line.split()
+                if len(fields) >= 4:  # priority, language, age/gender, name, file, ...
+                    found.append((fields[1], fields[3].replace("_", " ")))
+            return found
+        if self._pyttsx3 is None:
+            self._pyttsx3 = Pyttsx3Renderer()
+        return self._pyttsx3.voices()
 
     def synthesize(self, text: str, *, voice: str | None = None, rate: int | None = None) -> Iterator[AudioChunk]:
         """Yield PCM chunks of ``text`` spoken by the system voice."""
@@ -144,44 +160,66 @@ def _feed(stdin: Any, data: bytes) -> None:
 
 
 class Pyttsx3Renderer:
-    """Owns one pyttsx3 engine on its own thread and renders text to WAV files there, with a timeout."""
+    """Owns one pyttsx3 engine on its own thread and runs every call on it there, each with a timeout."""
 
     def __init__(self, timeout_s: float = 30.0) -> None:
         self.timeout_s = timeout_s
-        self._jobs: queue.Queue[tuple[str, str, int, Path, queue.Queue[BaseException | None]]] = queue.Queue()
-        self._thread = threading.Thread(target=self._run, name="pyttsx3-owner", daemon=True)
-        self._thread.start()
+        self._jobs: queue.Queue[tuple[Callable[[Any], Any], queue.Queue[tuple[Any, BaseException | None]]]]
+        self._start_owner()
+
+    def _start_owner(self) -> None:
+        self._jobs = queue.Queue()
+        threading.Thread(target=self._run, args=(self._jobs,), name="pyttsx3-owner", daemon=True).start()
+
+    def call(self, job: Callable[[Any], Any], timeout_s: float | None = None) -> Any:
+        """Run ``job(engine)`` on the owner thread and return its result (its error is raised here)."""
+        done: queue.Queue[tuple[Any, BaseException | None]] = queue.Queue()
+        self._jobs.put((job, done))
+        try:
+            result, error = done.get(timeout=timeout_s or self.timeout_s)
+        except queue.Empty:
+            # A hung engine: leave it to its daemon thread and start afresh next time.
+            self._start_owner()
+            raise DeviceError("The system voice did not respond.", "Try again, or restart SpaceVoice.") from None
+        if isinstance(error, SpaceVoiceError):
+            raise error
+        if error is not None:
+            raise DeviceError("The system voice failed to speak.", "Run again with -vv for details.") from error
+        return result
 
     def render(self, text: str, voice: str, rate: int) -> Iterator[AudioChunk]:
         """Render ``text`` in the owner thread, then yield it in 100 ms chunks."""
-        fd, name = tempfile.mkstemp(prefix="spacevoice-", suffix=".wav")
-        os.close(fd)
-        path = Path(name)
-        done: queue.Queue[BaseException | None] = queue.Queue()
+        # A private folder (0700): the file's name is handed to another library, so it must not be guessable or
+        # pre-creatable by another user in a shared temp folder; "the file exists" then means pyttsx3 wrote it.
+        folder = Path(tempfile.mkdtemp(prefix="spacevoice-"))
+        path = folder / "speech.wav"
+
+        def save(engine: Any) -> None:
+            engine.setProperty("rate", rate)
+            if voice:
+                engine.setProperty("voice", _pyttsx3_voice_id(engine, voice))
+            for _attempt in range(2):
+                # pyttsx3's espeak driver loses the first job after init; a second run writes it.
+                engine.save_to_file(text, str(path))
+                engine.runAndWait()
+                if path.exists() and path.stat().st_size > 44:
+                    break
+
         try:
-            self._jobs.put((text, voice, rate, path, done))
-            try:
-                error = done.get(timeout=self.timeout_s + len(text) / 20)
-            except queue.Empty:
-                # A hung engine: leave it to its daemon thread and start afresh next time.
-                self._jobs = queue.Queue()
-                self._thread = threading.Thread(target=self._run, name="pyttsx3-owner", daemon=True)
-                self._thread.start()
-                raise DeviceError("The system voice did not respond.", "Try again, or restart SpaceVoice.") from None
-            if isinstance(error, SpaceVoiceError):
-                raise error
-            if error is not None:
-                raise DeviceError("The system voice failed to speak.", "Run again with -vv for details.") from error
+            self.call(save, self.timeout_s + len(text) / 20)
             yield from read_wav_chunks(path)
         finally:
-            with contextlib.suppress(OSError):
-                path.unlink()
+            shutil.rmtree(folder, ignore_errors=True)
 
-    def _run(self) -> None:
-        jobs = self._jobs
+    def voices(self) -> list[tuple[str, str]]:
+        """The installed voices as (id, name)."""
+        return [(str(v.id), str(v.name)) for v in self.call(lambda engine: engine.getProperty("voices") or [])]
+
+    @staticmethod
+    def _run(jobs: queue.Queue[tuple[Callable[[Any], Any], queue.Queue[tuple[Any, BaseException | None]]]]) -> None:
         engine = None
         while True:
-            text, voice, rate, path, done = jobs.get()
+            job, done = jobs.get()
             try:
                 if engine is None:
                     import pyttsx3
@@ -191,19 +229,10 @@ class Pyttsx3Renderer:
 
                         comtypes.CoInitialize()
                     engine = pyttsx3.init()
-                engine.setProperty("rate", rate)
-                if voice:
-                    engine.setProperty("voice", _pyttsx3_voice_id(engine, voice))
-                for _attempt in range(2):
-                    # pyttsx3's espeak driver loses the first job after init; a second run writes it.
-                    engine.save_to_file(text, str(path))
-                    engine.runAndWait()
-                    if path.exists() and path.stat().st_size > 44:
-                        break
-                done.put(None)
+                done.put((job(engine), None))
             except Exception as error:  # handed to the caller's thread, which explains it
                 log.debug("pyttsx3 failed", exc_info=True)
-                done.put(error)
+                done.put((None, error))
 
 
 def _pyttsx3_voice_id(engine: Any, wanted: str) -> str:

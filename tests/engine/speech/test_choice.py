@@ -359,3 +359,12 @@ print(json.dumps({"ended": ended, "speaking": narrator.is_speaking, "errors": [s
     assert note == {"ended": True, "speaking": False, "errors": [
         "No sound output device was found. Connect speakers or headphones, or write the speech to a file with "
         "--out FILE.wav."]}
+
+
+def test_say_lists_the_voices_to_choose_from() -> None:
+    result = run_main("say", "--voices", timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert "tara, leah, jess, leo, dan, mia, zac, zoe" in result.stdout
+    assert "  en-us\tEnglish (America)" in result.stdout.splitlines()
+    missing = run_main("say", timeout=120)
+    assert missing.returncode == 2 and "nothing to say" in missing.stderr

@@ -141,3 +141,14 @@ def test_closing_the_stream_early_ends_espeak() -> None:
     assert len(espeak_children()) == 1
     stream.close()
     assert espeak_children() == []
+
+
+def test_listed_voices_can_be_chosen() -> None:
+    espeak = SystemVoice(backend="espeak-ng")
+    listed = dict(espeak.voices())
+    assert listed.get("en-us") == "English (America)" and len(listed) > 20
+    # Every listed id is accepted as the system_voice setting (a sample, to keep the test short).
+    for voice_id in ("en-us", "de", "fr-fr"):
+        assert seconds(SystemVoice(Settings({"system_voice": voice_id})), "Hello.") > 0.2
+    pyttsx3_voices = SystemVoice(backend="pyttsx3").voices()
+    assert pyttsx3_voices and all(voice_id and name for voice_id, name in pyttsx3_voices)
