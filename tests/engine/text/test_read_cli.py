@@ -62,3 +62,16 @@ def test_read_speaks_to_a_wav_file(terminal_png: Path, tmp_path: Path) -> None:
 
     with wave.open(str(out)) as sound:
         assert sound.getnframes() / sound.getframerate() > 5.0
+
+
+def test_read_screen_reads_a_terminal_on_the_display(shots: Path) -> None:
+    from tests.engine.text.screens import running, settle, wait_for_window, xterm_showing
+
+    text_file = shots / "screen-cli.txt"
+    text_file.write_text("Backup finished at 21:04.\nThree files could not be copied.\n")
+    with running(xterm_showing(text_file, "read-screen-cli")):
+        wait_for_window("read-screen-cli")
+        settle()
+        result = run_main("read", "--screen", "--no-speech")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines()[:2] == ["Backup finished at 21:04.", "Three files could not be copied."]
