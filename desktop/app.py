@@ -23,6 +23,7 @@ from desktop.messages import MessagePath
 from desktop.narrator import AudioOut, Narrator
 from desktop.no_tray_window import NoTrayWindow
 from desktop.requests import RequestGate
+from desktop.signals import emit, emitter
 from desktop.tray import Tray, build_actions, update_hotkey_hints
 from desktop.worker import EngineWorker, default_speaker, default_stage_loader
 from engine.settings import Settings
@@ -60,7 +61,7 @@ class SpaceVoiceApp(QObject):
         super().__init__()
         self.settings = settings or Settings.load()
         self.gate = RequestGate()
-        self.narrator = narrator or Narrator(output=AudioOut(on_no_device=self.no_sound.emit))
+        self.narrator = narrator or Narrator(output=AudioOut(on_no_device=emitter(self.no_sound)))
         self.messages = MessagePath(self.narrator.speak)
         self.no_sound.connect(self.messages.notice)
         self.last_spoken: str | None = None
@@ -121,7 +122,7 @@ class SpaceVoiceApp(QObject):
         self._start_hotkeys()
         self.engine_thread.start()
         # Deferred to the next turn of the event loop, so the icon is drawn before any heavy import.
-        QTimer.singleShot(0, self.request_warm_up.emit)
+        QTimer.singleShot(0, emitter(self.request_warm_up))
         return True
 
     def run_action(self, action_id: str, *, origin: str = "menu") -> None:
@@ -141,7 +142,7 @@ class SpaceVoiceApp(QObject):
         # A new request makes any older one stale: the worker drops it at its next step.
         self.current_request = self.gate.open()
         self.messages.state(f"{BY_ID[action_id].plain_label}...", speak=False)
-        self.request_work.emit(self.current_request, action_id)
+        emit(self.request_work, self.current_request, action_id)
 
     def stop(self) -> None:
         """Silence speech and cancel any describe in progress, at whatever step it is."""
@@ -175,13 +176,13 @@ class SpaceVoiceApp(QObject):
         dialog = self._dialogs.get("people")
         if dialog is None:
             dialog = PeopleDialog(self.messages, self._enrol)
-            dialog.changed.connect(self.people_changed.emit)
+            dialog.changed.connect(emitter(self.people_changed))
             self._dialogs["people"] = dialog
         self._raise(dialog)
 
     def _enrol(self, name: str, files: object) -> None:
         self.current_request = self.gate.open()
-        self.request_enrol.emit(self.current_request, name, files)
+        emit(self.request_enrol, self.current_request, name, files)
 
     @Slot(int, str)
     def _on_enrolled(self, request_id: int, message: str) -> None:
@@ -195,7 +196,7 @@ class SpaceVoiceApp(QObject):
     def check_setup(self) -> None:
         """Work out what works here (on the worker) and say it."""
         self.messages.state("Checking the setup...", speak=False)
-        self.request_check.emit()
+        emit(self.request_check)
 
     def quit(self) -> None:
         """Release everything and leave the event loop."""
@@ -225,13 +226,13 @@ class SpaceVoiceApp(QObject):
         self.settings = settings
         self.hotkeys.stop()
         self._start_hotkeys()
-        self.settings_changed.emit(settings)
+        emit(self.settings_changed, settings)
         set_start_at_login(bool(settings.start_at_login))
         self.messages.state("Settings saved.")
 
     def _start_hotkeys(self) -> None:
         if self._use_hotkeys:
-            self.hotkeys = start_hotkeys(self.settings.as_dict(), self.hotkey_pressed.emit)
+            self.hotkeys = start_hotkeys(self.settings.as_dict(), emitter(self.hotkey_pressed))
         for error in self.hotkeys.errors:
             self.messages.error(error)
         update_hotkey_hints(self.actions, {a: k.readable() for a, k in self.hotkeys.bindings.items()}
@@ -257,7 +258,7 @@ class SpaceVoiceApp(QObject):
     def _download(self, names: list[str]) -> None:
         self.current_request = self.gate.open()
         self.messages.state("Downloading the models...", speak=True)
-        self.request_download.emit(self.current_request, names)
+        emit(self.request_download, self.current_request, names)
 
     @Slot(str, int, int)
     def _on_download_progress(self, label: str, done: int, total: int) -> None:

@@ -13,6 +13,8 @@ from collections.abc import Callable
 
 from PySide6.QtCore import QObject, Signal
 
+from desktop.signals import emit
+
 log = logging.getLogger("spacevoice.messages")
 
 
@@ -20,13 +22,14 @@ class MessagePath(QObject):
     """Routes messages to the voice, the visible status and the log.
 
     Args:
-        speak: says a text (the narrator's ``speak``).
+        speak: says a text (the narrator's ``speak(text, interrupt=...)``). States queue behind what is being
+            said; results and errors interrupt it, so a chatty "Loading..." never cuts off an answer.
         notify: shows a pop-up notification (title, text, is_error); the tray's balloon or a status line.
     """
 
     status_changed = Signal(str)  # the status line's new text
 
-    def __init__(self, speak: Callable[[str], None], notify: Callable[[str, str, bool], None] | None = None) -> None:
+    def __init__(self, speak: Callable[..., None], notify: Callable[[str, str, bool], None] | None = None) -> None:
         super().__init__()
         self._speak = speak
         self._notify = notify
@@ -43,17 +46,17 @@ class MessagePath(QObject):
         log.info("%s", text)
         self._record("state", text)
         self.status = text
-        self.status_changed.emit(text)
+        emit(self.status_changed, text)
         if speak:
-            self._speak(text)
+            self._speak(text, interrupt=False)
 
     def error(self, text: str) -> None:
         """A failure in plain words with the next step: spoken, shown once, logged at WARNING."""
         log.warning("%s", text)
         self._record("error", text)
         self.status = text
-        self.status_changed.emit(text)
-        self._speak(text)
+        emit(self.status_changed, text)
+        self._speak(text, interrupt=True)
         if text not in self._shown_errors and self._notify is not None:
             self._shown_errors.add(text)
             self._notify("SpaceVoice", text, True)
@@ -70,13 +73,13 @@ class MessagePath(QObject):
         """A description or text that was read: spoken; logged only at DEBUG because it describes the screen."""
         log.debug("result: %s", text)
         self._record("result", text)
-        self._speak(text)
+        self._speak(text, interrupt=True)
 
     def info(self, text: str, *, title: str = "SpaceVoice", popup: bool = True) -> None:
         """A longer notice (a setup report): spoken, and shown as a pop-up unless the caller shows it itself."""
         log.info("%s", text)
         self._record("info", text)
-        self._speak(text)
+        self._speak(text, interrupt=True)
         if popup and self._notify is not None:
             self._notify(title, text, False)
 

@@ -38,6 +38,12 @@ class NoTrayWindow(QWidget):
         self.status.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByKeyboard
                                             | Qt.TextInteractionFlag.TextSelectableByMouse)
         layout.addWidget(self.status)
+        self.notice = QLabel("")
+        self.notice.setObjectName("noticeLabel")
+        self.notice.setAccessibleName("Notice")
+        self.notice.setWordWrap(True)
+        self.notice.hide()
+        layout.addWidget(self.notice)
         self.buttons: dict[str, QPushButton] = {}
         for entry in ACTIONS:
             button = QPushButton(entry.label)
@@ -57,8 +63,9 @@ class NoTrayWindow(QWidget):
         self.setWindowTitle(f"SpaceVoice: {text}" if busy else "SpaceVoice")
 
     def notify(self, title: str, text: str, is_error: bool) -> None:
-        """Without a tray there are no balloons: the status line shows the message."""
-        self.status.setText(text)
+        """Without a tray there are no balloons: a notice line under the status shows the message."""
+        self.notice.setText(text)
+        self.notice.show()
 
     def closeEvent(self, event: QCloseEvent) -> None:
         """Closing the only window quits, like the menu's Quit."""

@@ -24,6 +24,7 @@ from PySide6.QtWidgets import (
 )
 
 from desktop.hotkeys import HotkeyError, parse_hotkey
+from desktop.signals import emit
 from engine.settings import SETTINGS, Setting, Settings, coerce
 
 
@@ -152,5 +153,5 @@ class SettingsDialog(QDialog):
         updated.save()
         self._settings = updated
         self.error_label.setText("")
-        self.saved.emit(updated)
+        emit(self.saved, updated)
         self.accept()

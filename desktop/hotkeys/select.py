@@ -15,14 +15,16 @@ log = logging.getLogger(__name__)
 
 
 def backend_candidates() -> list[HotkeyBackend]:
-    """The backends in the order they are tried: Windows, then the Wayland portal on Wayland, then X11."""
+    """The backends in the order they are tried: Windows, the Wayland portal on Wayland, then X11 (key grabs,
+    then pynput's listener)."""
     from desktop.hotkeys.wayland_portal import PortalHotkeys
     from desktop.hotkeys.windows import WindowsHotkeys
     from desktop.hotkeys.x11 import X11Hotkeys
+    from desktop.hotkeys.xgrab import XGrabHotkeys
 
     if os.environ.get("SPACEVOICE_HOTKEYS", "").lower() == "none":  # a user (or test) who binds shortcuts itself
         return []
-    return [WindowsHotkeys(), PortalHotkeys(), X11Hotkeys()]
+    return [WindowsHotkeys(), PortalHotkeys(), XGrabHotkeys(), X11Hotkeys()]
 
 
 @dataclass

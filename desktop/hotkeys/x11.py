@@ -1,4 +1,8 @@
-"""X11 global hotkeys with pynput's GlobalHotKeys (the X RECORD extension: no grabs, no root rights)."""
+"""X11 global hotkeys with pynput's GlobalHotKeys (the X RECORD extension: no grabs, no root rights).
+
+The fallback behind `desktop.hotkeys.xgrab`: it shares the keys with the focused program, and its recording
+thread may only notice `stop` at the next key event (it is a daemon thread, so it never holds up an exit).
+"""
 
 from __future__ import annotations
 

@@ -60,7 +60,7 @@ def test_first_run_offers_downloads_with_progress_and_keeps_working(make_app, sp
     question = app.offer.question
     qtbot.waitExposed(question)
     assert "tiny-scene (1 MB)" in question.text()
-    assert heard(spy, "Download it now?")
+    qtbot.waitUntil(lambda: heard(spy, "Download it now?"), timeout=10_000)
     screenshot("first_run_offer")
     progress_seen: list[int] = []
     app.worker.download_progress.connect(lambda label, done, total: progress_seen.append(done))

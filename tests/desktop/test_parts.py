@@ -142,7 +142,7 @@ def test_messages_speak_every_error_but_show_it_once():
 
     said: list[str] = []
     shown: list[str] = []
-    path = MessagePath(said.append, lambda title, text, is_error: shown.append(text))
+    path = MessagePath(lambda text, interrupt: said.append(text), lambda title, text, is_error: shown.append(text))
     path.error("No camera was found. Plug one in.")
     path.error("No camera was found. Plug one in.")
     path.state("Ready", speak=False)
@@ -151,3 +151,25 @@ def test_messages_speak_every_error_but_show_it_once():
     assert said == ["No camera was found. Plug one in.", "No camera was found. Plug one in."]
     assert shown == ["No camera was found. Plug one in.", "No sound device."]
     assert path.status == "Ready"
+
+
+def test_thousands_of_signal_emits_leave_true_alone():
+    # PySide6 6.12.0's emit() drops a reference to True per call; unchecked, a long-running tray app aborts with
+    # "Fatal Python error: bool_dealloc" after a few hundred state changes.
+    import sys
+
+    from PySide6.QtCore import QObject, Signal
+
+    from desktop.signals import emit
+
+    class Source(QObject):
+        changed = Signal(str)
+
+    source = Source()
+    received: list[str] = []
+    source.changed.connect(received.append)
+    before = sys.getrefcount(True)
+    for number in range(5000):
+        emit(source.changed, str(number))
+    assert len(received) == 5000
+    assert sys.getrefcount(True) >= before - 50

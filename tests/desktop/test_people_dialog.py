@@ -25,7 +25,7 @@ def test_people_dialog_adds_renames_removes_and_describe_names_them(make_app, sp
 
     dialog.add_from_files("Paul", [str(faces_dir / "paul_rudd.jpg")])
     qtbot.waitUntil(lambda: dialog.names() == ["Paul"], timeout=60_000)
-    assert heard(spy, "Paul is enrolled with 1 face picture")
+    qtbot.waitUntil(lambda: heard(spy, "Paul is enrolled with 1 face picture"), timeout=10_000)
     assert FaceGallery.load().names() == ["Paul"]
     screenshot("people_dialog")
 
@@ -56,4 +56,4 @@ def test_people_dialog_adds_renames_removes_and_describe_names_them(make_app, sp
     dialog.remove("Paul Rudd")
     assert dialog.names() == []
     assert FaceGallery.load().names() == []
-    assert heard(spy, "their face data is erased")
+    qtbot.waitUntil(lambda: heard(spy, "their face data is erased"), timeout=10_000)

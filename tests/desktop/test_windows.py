@@ -38,7 +38,7 @@ def test_no_tray_window_offers_every_action_by_keyboard(make_app, spy, qtbot):
     qtbot.waitUntil(window.isActiveWindow, timeout=5000)
     QTest.keyClick(window, Qt.Key.Key_T, Qt.KeyboardModifier.AltModifier)
     qtbot.waitUntil(lambda: app.last_spoken is not None, timeout=60_000)
-    assert app.last_spoken in spy.spoken
+    qtbot.waitUntil(lambda: app.last_spoken in spy.spoken, timeout=10_000)
     assert status.text() == "Ready"
 
 
@@ -74,7 +74,7 @@ def test_settings_dialog_is_built_from_the_table_saves_and_applies(make_app, spy
     assert stored["rate"] == 240 and stored["hotkey_read_text"] == "<ctrl>+<alt>+<shift>+x"
     # Applied without restart: the running app uses the new values, and start at login is set up.
     assert app.settings.rate == 240
-    assert heard(spy, "Settings saved")
+    qtbot.waitUntil(lambda: heard(spy, "Settings saved"), timeout=10_000)
     entry = (tmp_path / "xdg" / "autostart" / "spacevoice.desktop").read_text()
     assert "main.py" in entry and "Exec=" in entry
 
