@@ -228,6 +228,9 @@ class SpaceVoiceApp(QObject):
         self._start_hotkeys()
         emit(self.settings_changed, settings)
         set_start_at_login(bool(settings.start_at_login))
+        dialog = self._dialogs.get("settings")
+        if dialog is not None:
+            dialog.set_hotkeys_summary(self.hotkeys.describe())  # type: ignore[attr-defined]
         self.messages.state("Settings saved.")
 
     def _start_hotkeys(self) -> None:

@@ -57,3 +57,35 @@ def test_people_dialog_adds_renames_removes_and_describe_names_them(make_app, sp
     assert dialog.names() == []
     assert FaceGallery.load().names() == []
     qtbot.waitUntil(lambda: heard(spy, "their face data is erased"), timeout=10_000)
+
+
+def test_people_dialog_enrols_from_the_webcam_with_spoken_guidance(make_app, spy, qtbot, faces_dir, tmp_path):
+    import cv2
+    import numpy as np
+
+    from engine.capture import load_image
+    from engine.settings import Settings
+
+    # A video file is the camera here: the same face for every guidance step, as a person holding still.
+    face = load_image(faces_dir / "kate_siegel.jpg").image
+    height = 360
+    width = round(face.shape[1] * height / face.shape[0])
+    frame = np.ascontiguousarray(cv2.resize(face, (width, height), interpolation=cv2.INTER_AREA)[:, :, ::-1])
+    video = tmp_path / "camera.avi"
+    writer = cv2.VideoWriter(str(video), cv2.VideoWriter_fourcc(*"MJPG"), 10, (width, height))
+    for _ in range(240):
+        writer.write(frame)
+    writer.release()
+    settings = Settings.load()
+    settings.set("webcam_device", str(video))
+    settings.save()
+
+    app = make_app(stage_loader=load_stages)
+    app.run_action("people")
+    dialog = app._dialogs["people"]
+    dialog.add_from_webcam("Kate")
+    qtbot.waitUntil(lambda: dialog.names() == ["Kate"], timeout=120_000)
+    qtbot.waitUntil(lambda: heard(spy, "Done. Kate is enrolled with"), timeout=10_000)
+    assert any(kind == "state" and text == "Look straight at the camera." for kind, text in app.messages.history)
+    person = FaceGallery.load().find("Kate")
+    assert person is not None and len(person.embeddings) >= 2

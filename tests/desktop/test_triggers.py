@@ -73,6 +73,14 @@ def test_trigger_without_a_running_instance_says_how_to_start_one():
     assert len(result.stderr.strip().splitlines()) == 1
 
 
+def test_check_setup_command_says_what_works_and_how_to_bind_shortcuts():
+    result = run_main("check-setup", env={"SPACEVOICE_HOTKEYS": "none"}, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert "Reading text: ready." in result.stdout
+    assert "Scene descriptions:" in result.stdout
+    assert "trigger describe-screen" in result.stdout  # no hotkey backend: how to bind a desktop shortcut
+
+
 def _main_command() -> list[str]:
     import sys
 
