@@ -32,6 +32,8 @@ class X11Hotkeys:
             return "not an X11 system"
         if not os.environ.get("DISPLAY"):
             return "no X11 display (DISPLAY is not set)"
+        if os.environ.get("WAYLAND_DISPLAY"):
+            return "a Wayland session: X11 hotkeys would only work while an X11 program has the focus"
         return None
 
     def start(self, bindings: Mapping[str, Hotkey], on_trigger: Callable[[str], None]) -> None:

@@ -43,6 +43,8 @@ class XGrabHotkeys:
             return "not an X11 system"
         if not os.environ.get("DISPLAY"):
             return "no X11 display (DISPLAY is not set)"
+        if os.environ.get("WAYLAND_DISPLAY"):
+            return "a Wayland session: X11 hotkeys would only work while an X11 program has the focus"
         try:
             import Xlib.display  # noqa: F401 - availability check only
         except ImportError:
