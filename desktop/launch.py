@@ -18,6 +18,7 @@ log = logging.getLogger(__name__)
 def run_tray(*, force_window: bool = False) -> int:
     """Run the tray app until Quit; returns the exit status (0 also when another instance already runs)."""
     started = time.perf_counter()
+    _check_display()
     qapp = QApplication.instance() or QApplication(sys.argv[:1])
     assert isinstance(qapp, QApplication)
     qapp.setApplicationName("SpaceVoice")
@@ -29,3 +30,16 @@ def run_tray(*, force_window: bool = False) -> int:
     # One line for benchmarks and for people timing the start: printed once the icon is on screen.
     QTimer.singleShot(0, lambda: log.info("tray visible after %.0f ms", (time.perf_counter() - started) * 1000))
     return int(qapp.exec())
+
+
+def _check_display() -> None:
+    """Qt aborts the process when it cannot reach a display: say so in plain words first."""
+    import os
+
+    from engine.errors import DeviceError
+
+    if sys.platform.startswith("linux") and not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")
+                                                 or os.environ.get("QT_QPA_PLATFORM")):
+        raise DeviceError("There is no desktop to show the tray icon on (no display).",
+                          "Start SpaceVoice inside your desktop session, or use the commands: main.py describe, "
+                          "main.py read, main.py say.")

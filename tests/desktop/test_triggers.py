@@ -81,6 +81,17 @@ def test_check_setup_command_says_what_works_and_how_to_bind_shortcuts():
     assert "trigger describe-screen" in result.stdout  # no hotkey backend: how to bind a desktop shortcut
 
 
+def test_tray_without_a_display_says_so_in_one_line():
+    import os
+
+    env = {k: v for k, v in os.environ.items() if k not in ("DISPLAY", "WAYLAND_DISPLAY", "QT_QPA_PLATFORM")}
+    result = subprocess.run(_main_command(), env=env, capture_output=True, text=True, timeout=60)
+    assert result.returncode == 3
+    assert result.stderr.strip() == ("spacevoice: There is no desktop to show the tray icon on (no display). Start "
+                                     "SpaceVoice inside your desktop session, or use the commands: main.py describe, "
+                                     "main.py read, main.py say.")
+
+
 def _main_command() -> list[str]:
     import sys
 
