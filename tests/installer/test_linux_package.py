@@ -13,6 +13,7 @@ import os
 import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -150,3 +151,51 @@ def test_frozen_app_carries_no_export_tooling(frozen_app: Path) -> None:
     assert "engine.describe" in modules and "cli.selftest_cmd" in modules
     assert not [m for m in modules if m.split(".")[0] in ("torch", "transformers", "optimum")]
     assert check_frozen.problems(frozen_app) == []
+
+
+def _tray_icons(panel_class: str = '("panel" "trayer")') -> list[str]:
+    """Names of the windows docked in trayer's panel, read from the X server's window tree."""
+    tree = subprocess.run(["xwininfo", "-root", "-tree"], capture_output=True, text=True, timeout=30).stdout
+    lines = tree.splitlines()
+    docked: list[str] = []
+    for index, line in enumerate(lines):
+        if panel_class not in line:
+            continue
+        depth = len(line) - len(line.lstrip())
+        for child in lines[index + 1:]:
+            if child.strip() and len(child) - len(child.lstrip()) <= depth:
+                break
+            if '"' in child:
+                docked.append(child.split('"')[1])
+    return docked
+
+
+@pytest.mark.gui
+def test_unpacked_app_shows_its_tray_icon_and_answers_triggers(unpacked: Path, x_display: str,
+                                                               tmp_path: Path) -> None:
+    _require_tools("xwininfo", "trayer")
+    app = unpacked / "opt/spacevoice/spacevoice"
+    env = {**clean_environment(tmp_path), "DISPLAY": x_display, "SPACEVOICE_HOME": str(tmp_path / "home")}
+    tray = subprocess.Popen([str(app)], cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True)
+    try:
+        answered = False
+        for _ in range(60):
+            if tray.poll() is not None:
+                break
+            trigger = subprocess.run([str(app), "trigger", "stop"], cwd=tmp_path, env=env, capture_output=True,
+                                     text=True, timeout=60)
+            if trigger.returncode == 0:
+                answered = True
+                break
+            time.sleep(1)
+        assert answered, "the frozen tray app never answered `spacevoice trigger stop`"
+        assert "SpaceVoice" in _tray_icons()
+    finally:
+        tray.terminate()
+        try:
+            _, stderr = tray.communicate(timeout=20)
+        except subprocess.TimeoutExpired:
+            tray.kill()
+            _, stderr = tray.communicate()
+    assert "Traceback" not in stderr and "qt.qpa" not in stderr, stderr
