@@ -13,9 +13,10 @@ two-column section) in headless Chromium at 1280x800 and 1920x1080, then times, 
   core, plus reading order and filtering);
 - ``ours, onnx``: the PP-OCRv4 ONNX reader on the CPU (when .cache/ppocr-v4 holds the models).
 
-Each is run ``--runs`` times after one warm-up; the median wall time is printed with its ratio to the reference
-measured in the same run, and "words" is the share of the page's words found (a quick accuracy check that a
-speed-up did not lose text). Run it on a quiet machine; `uptime` load is printed with the table.
+Each is run ``--runs`` times after one warm-up, interleaved round by round; the median wall time is printed
+with its ratio to the reference measured in the same run, and "words" is the share of the page's words found (a
+quick accuracy check that a speed-up did not lose text). Run it on a quiet machine; `uptime` load is printed
+with the table.
 """
 
 from __future__ import annotations
@@ -93,15 +94,20 @@ def word_set(text: str) -> set[str]:
     return set(re.findall(r"[a-z]{3,}", text.lower()))
 
 
-def time_runs(work: Callable[[], str], runs: int) -> tuple[float, str]:
-    """Median seconds over ``runs`` after one warm-up, and the last output."""
-    output = work()
-    times = []
+def time_interleaved(engines: list[tuple[str, Callable[[], str]]], runs: int) -> list[tuple[str, float, str]]:
+    """Median seconds of each engine over ``runs`` rounds after one warm-up round, and its last output.
+
+    Each round runs every engine once, in turn, so a change in machine load (others share it) hits all of them
+    alike instead of skewing the ratios.
+    """
+    outputs = {name: work() for name, work in engines}
+    times: dict[str, list[float]] = {name: [] for name, _ in engines}
     for _ in range(runs):
-        start = time.perf_counter()
-        output = work()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times), output
+        for name, work in engines:
+            start = time.perf_counter()
+            outputs[name] = work()
+            times[name].append(time.perf_counter() - start)
+    return [(name, statistics.median(times[name]), outputs[name]) for name, _ in engines]
 
 
 def main() -> int:
@@ -139,8 +145,10 @@ def main() -> int:
                                     env=env, check=True)
             return result.stdout
 
-        reference, reference_text = time_runs(lambda: tesseract_cli(None), args.runs)
-        engines: list[tuple[str, Callable[[], str]]] = [("tesseract 1 thread", lambda: tesseract_cli("1"))]
+        engines: list[tuple[str, Callable[[], str]]] = [
+            ("tesseract (reference)", functools.partial(tesseract_cli, None)),
+            ("tesseract 1 thread", functools.partial(tesseract_cli, "1")),
+        ]
         single = TextReader(TesseractBackend())
         engines.append(("ours, 1 strip", functools.partial(_one_strip, single, frame, tesseract_module)))
         shipped = TextReader(TesseractBackend())
@@ -148,11 +156,9 @@ def main() -> int:
         if not args.no_onnx and (onnx_folder / "ch_PP-OCRv4_rec_infer.onnx").is_file():
             onnx = TextReader(OnnxOcrBackend(onnx_folder, device="cpu"))
             engines.append(("ours, onnx (cpu)", functools.partial(_read, onnx, frame)))
-        measured = [("tesseract (reference)", reference, reference_text)]
-        for name, work in engines:
-            seconds, text = time_runs(work, args.runs)
-            measured.append((name, seconds, text))
-            print(f"  measured {label} {name}: {seconds:.3f} s", file=sys.stderr, flush=True)
+        measured = time_interleaved(engines, args.runs)
+        reference = measured[0][1]
+        print(f"  measured {label}", file=sys.stderr, flush=True)
         # The page's words that are on this screen: those any engine found (a small screen cuts the page off).
         visible = word_set(page_words) & set().union(*(word_set(text) for _, _, text in measured))
         for name, seconds, text in measured:
