@@ -33,6 +33,11 @@ log = logging.getLogger(__name__)
 
 NO_DEVICE_HINT = "Connect speakers or headphones, or write the speech to a file with --out FILE.wav."
 BLOCK_SECONDS = 0.010
+# Audio queued before the stream starts. A starting stream first fills the device's buffer in one burst; with
+# less than this queued, a voice that only just keeps up leaves a gap (a click) right after its first chunk.
+# Orpheus' first chunk (2 SNAC frames, 171 ms) already covers it; espeak-ng makes it in a millisecond or two.
+PREROLL_SECONDS = 0.15
+LATENCY = "low"  # PortAudio's low-latency buffer: stop() aborts it anyway, and pre-roll guards the start
 # Keep at most this much audio queued ahead of the speaker: a stopped utterance wastes no more synthesis.
 MAX_QUEUED_SECONDS = 2.0
 
@@ -81,6 +86,7 @@ class Player:
         self._stream_lock = threading.Lock()  # PortAudio calls on one stream must not overlap
         self.last_stop_latency_s: float | None = None
         self.underruns = 0
+        self.device_underflows = 0
         self.samples_played = 0
 
     @property
@@ -124,7 +130,8 @@ class Player:
                 if chunk.sample_rate != resampler.source_rate:
                     resampler = StreamResampler(chunk.sample_rate, resampler.target_rate)
                 self._push(resampler.process(chunk.samples))
-                self._start(stream)
+                if self._queued >= PREROLL_SECONDS * resampler.target_rate:
+                    self._start(stream)
                 self._wait_for_room(resampler.target_rate)
             with self._lock:
                 self._producer_done = True
@@ -175,6 +182,7 @@ class Player:
         self._stop_time = None
         self.last_stop_latency_s = None
         self.underruns = 0
+        self.device_underflows = 0
         self.samples_played = 0
 
     def _stream_rate(self, sd: Any, wanted: int, info: dict[str, Any]) -> int:
@@ -191,7 +199,7 @@ class Player:
     def _open(self, sd: Any, rate: int) -> Any:
         try:
             return sd.OutputStream(samplerate=rate, channels=1, dtype="float32", device=self.device,
-                                   blocksize=max(1, int(rate * BLOCK_SECONDS)), latency="low",
+                                   blocksize=max(1, int(rate * BLOCK_SECONDS)), latency=LATENCY,
                                    callback=self._callback, finished_callback=self._finished.set)
         except sd.PortAudioError as error:
             log.info("cannot open output stream: %s", error)
@@ -210,6 +218,9 @@ class Player:
 
     def _callback(self, outdata: np.ndarray, frames: int, time_info: Any, status: Any) -> None:
         import sounddevice as sd  # already imported by play(); the callback must not raise ImportError
+
+        if status.output_underflow:
+            self.device_underflows += 1
 
         if self._stop_requested.is_set():
             outdata.fill(0)

@@ -53,9 +53,11 @@ def alsa_env(folder: Path, conf: str) -> dict[str, str]:
 class PacedListener(threading.Thread):
     """Reads the FIFO sink at real-time pace; records when audible audio arrived and how much was heard."""
 
-    def __init__(self, fifo: Path) -> None:
+    def __init__(self, fifo: Path, *, keep: bool = False) -> None:
         super().__init__(daemon=True)
         self.fifo = fifo
+        self.keep = keep
+        self.recording: list[np.ndarray] = []  # everything heard, when ``keep``
         self.audible: list[float] = []
         self.samples = 0
         self.started_at: float | None = None
@@ -97,6 +99,8 @@ class PacedListener(threading.Thread):
                     self.audible.append(now)
                 self.samples += len(samples)
                 paced += len(samples)
+                if self.keep:
+                    self.recording.append(samples.copy())
         finally:
             os.close(fd)
 
@@ -111,13 +115,14 @@ class PacedListener(threading.Thread):
         self.join(10)
 
 
-def paced_sink(folder: Path) -> tuple[dict[str, str], PacedListener]:
-    """A FIFO sink and its listener (started); returns the environment for the player's process."""
+def paced_sink(folder: Path, *, keep: bool = False) -> tuple[dict[str, str], PacedListener]:
+    """A FIFO sink and its listener (started; ``keep`` records the samples); returns the environment for the
+    player's process."""
     fifo = folder / "sink.fifo"
     folder.mkdir(parents=True, exist_ok=True)
     os.mkfifo(fifo)
     env = alsa_env(folder, FIFO_CONF.format(rate=RATE, fifo=fifo))
-    listener = PacedListener(fifo)
+    listener = PacedListener(fifo, keep=keep)
     listener.start()
     listener.ready.wait(10)
     return env, listener
