@@ -225,6 +225,7 @@ def main() -> int:
         shown = f"{reference:10.0f}" if reference == reference else f"{'-':>10s}"
         print(f"{name:40s} {value:11.0f} {shown} {ratio:>6s} {target:>8s}")
     print("hotkey -> first word per press (ms): " + ", ".join(f"{w:.0f}" for w in waits))
+    print("event-loop lateness max per press (ms): " + ", ".join(f"{m:.0f}" for m in late_max))
     return 0
 
 
