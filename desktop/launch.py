@@ -4,6 +4,7 @@ SpaceVoice already runs for this user."""
 from __future__ import annotations
 
 import logging
+import signal
 import sys
 import time
 
@@ -29,6 +30,13 @@ def run_tray(*, force_window: bool = False) -> int:
         return 0
     # One line for benchmarks and for people timing the start: printed once the icon is on screen.
     QTimer.singleShot(0, lambda: log.info("tray visible after %.0f ms", (time.perf_counter() - started) * 1000))
+    # Ctrl+C in a terminal and a session's SIGTERM quit cleanly (hotkeys released, socket removed). Python runs
+    # signal handlers only between bytecodes, so a slow timer gives it the chance while Qt waits for events.
+    for number in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(number, lambda *_: app.quit())
+    wake = QTimer()
+    wake.start(300)
+    wake.timeout.connect(lambda: None)
     return int(qapp.exec())
 
 

@@ -137,3 +137,40 @@ def test_a_key_grabbed_by_another_program_is_reported(gui_display):
     finally:
         first.stop()
         second.stop()
+
+
+@pytest.mark.timeout(180)  # reading the tray's log blocks; a hang must fail, not stall the suite
+def test_real_main_py_tray_end_to_end(gui_display, tmp_path):
+    """The real entry point with its real defaults (system voice, installed recognisers): start, answer a trigger
+    from a second process, quit cleanly on SIGTERM."""
+    import os
+    import signal
+
+    env = {**os.environ, "SPACEVOICE_HOTKEYS": "none", "SPACEVOICE_LOG_LEVEL": "20"}
+    from desktop.model_offer import mark_offer_made
+
+    mark_offer_made()
+    tray = subprocess.Popen(_main_command(), env=env, stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True)
+    lines: list[str] = []
+    try:
+        assert tray.stderr is not None
+        for line in tray.stderr:
+            lines.append(line)
+            if line.strip().endswith("spacevoice.messages: Ready"):
+                break
+        assert any("tray visible after" in line for line in lines), lines
+        trigger = subprocess.run([*_main_command(), "trigger", "read-text"], env=env, capture_output=True,
+                                 text=True, timeout=60)
+        assert trigger.returncode == 0, trigger.stderr
+        for line in tray.stderr:
+            lines.append(line)
+            if "read-text done" in line:
+                break
+        tray.send_signal(signal.SIGTERM)
+        assert tray.wait(20) == 0
+    finally:
+        if tray.poll() is None:
+            tray.kill()
+    assert any("read-text from socket" in line for line in lines)
+    # Nothing read from the screen reaches the log at INFO: only that the request was done.
+    assert not any("It says" in line for line in lines)
