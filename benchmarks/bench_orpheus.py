@@ -7,8 +7,11 @@ layers per layer: ``t(L) = t_base + L * t_layer`` with ``t_layer = t(2) - t(1)``
 and the 156940 x 3072 output projection, which every token pays.
 
 Each engine generates ``--tokens`` audio tokens greedily with the slot restriction (no end of speech); tokens/s
-excludes the prompt step. int8: onnxruntime's dynamic quantization (``model_int8.onnx``) vs torch's
-``quantize_dynamic`` on the Linear layers. Real time is 82.03 tokens/s (7 tokens per 85.3 ms SNAC frame).
+excludes the prompt step. int8: every MatMul weight (output projection included) quantized per column and run by
+onnxruntime's ``DynamicQuantizeMatMul`` (``engine.models.export_snac.quantize_matmuls_int8``, streamed so it fits
+in memory; onnxruntime's ``quantize_dynamic`` needed 11 GB here) vs torch's ``quantize_dynamic`` on the Linear
+layers. The fp32 ONNX stores the tied embedding twice (deduplicating needs >10 GB), ~4.3 GB.
+Real time is 82.03 tokens/s (7 tokens per 85.3 ms SNAC frame).
 
 Last, the automatic voice choice is run on this machine with the 2-layer int8 model and the full-size SNAC
 decoder (an Orpheus 14x lighter than the real one): it shows which voice ``auto`` picks here.
@@ -48,13 +51,13 @@ def ensure_model(layers: int) -> Path:
 
         print(f"exporting the {layers}-layer model (once) ...", flush=True)
         tokenizer = build_tokenizer(CACHE / "orpheus-tokenizer" / "tokenizer.json")
-        export_orpheus_like(folder, tokenizer_json=tokenizer, num_layers=layers, keep_torch_model=True, **SHAPE)
+        export_orpheus_like(folder, tokenizer_json=tokenizer, num_layers=layers, keep_torch_model=True,
+                            post_process=False, **SHAPE)
     if not (folder / "model_int8.onnx").is_file():
-        from onnxruntime.quantization import QuantType, quantize_dynamic
+        from engine.models.export_snac import quantize_matmuls_int8
 
         print(f"quantizing the {layers}-layer model to int8 (once) ...", flush=True)
-        quantize_dynamic(folder / "model.onnx", folder / "model_int8.onnx", weight_type=QuantType.QInt8,
-                         use_external_data_format=True)
+        quantize_matmuls_int8(folder / "model.onnx", folder / "model_int8.onnx")
     return folder
 
 

@@ -251,7 +251,7 @@ class OrpheusSpeaker:
             if frame is not None:
                 stream.push(frame)
             made = step
-            if time.perf_counter() - begun >= seconds and made >= SLOTS:
+            if time.perf_counter() - begun >= seconds and made >= 3:
                 break
         stream.finish()
         elapsed = max(time.perf_counter() - begun, 1e-9)

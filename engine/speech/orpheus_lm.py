@@ -71,8 +71,6 @@ class OrpheusLM:
         self.present_names = [n.replace("past_key_values", "present") for n in self.past_names]
         self.cache_dtype = _DTYPES.get(inputs[self.past_names[0]].type, np.float32) if self.past_names else np.float32
         self.kv_heads, self.head_dim = _cache_shape(self.path, inputs, self.past_names)
-        self.vocab_size = int(self.session.get_outputs()[0].shape[-1]) if isinstance(
-            self.session.get_outputs()[0].shape[-1], int) else 0
 
     def generate(
         self,
