@@ -13,6 +13,9 @@
    ``stop -> abort``: until the PortAudio callback aborted the stream (what a sound card would get), and
    ``stop -> silence at sink``: until the listener heard the last audible 10 ms block, which includes the test
    sink's own one-page FIFO (~43 ms at 48 kHz 16-bit) that a real card does not have.
+3. Gaps: a 2 s tone sent as 24 chunks of one SNAC frame (what Orpheus yields), made twice as fast as real time,
+   played by our player and by one ``sounddevice.play`` call per chunk (the upstream habit), counting 5 ms
+   windows inside the tone where the level drops below a third: each one is an audible click or gap.
 """
 
 from __future__ import annotations
@@ -119,6 +122,22 @@ def stop_table(stops: int) -> None:
         print(f"{name:<34} {statistics.median(values):>7.1f} {p90:>7.1f} {max(values):>7.1f}")
 
 
+def gaps_table() -> None:
+    """Part 3."""
+    from tests.engine.speech.audio_sink import paced_sink, run_python
+    from tests.engine.speech.test_player import GAPS_SCRIPT, dropouts
+
+    print(f"\n{'2 s tone in 24 SNAC-frame chunks':<34} {'5 ms dropouts':>14}")
+    for naive, name in ((False, "our player (one stream)"), (True, "one playback call per chunk")):
+        with tempfile.TemporaryDirectory() as folder:
+            env, listener = paced_sink(Path(folder), keep=True)
+            try:
+                run_python(GAPS_SCRIPT.format(naive=naive), env)
+            finally:
+                listener.release()
+        print(f"{name:<34} {dropouts(listener.recording):>14}")
+
+
 def main() -> None:
     """Run both parts."""
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -127,6 +146,7 @@ def main() -> None:
     args = parser.parse_args()
     latency_table(args.runs)
     stop_table(args.stops)
+    gaps_table()
 
 
 if __name__ == "__main__":
