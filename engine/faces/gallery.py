@@ -66,6 +66,7 @@ class FaceGallery:
         self.problem: str | None = None
         self.read_only = False  # set when the file could not be understood; it must not be overwritten
         self._erased: list[Person] = []
+        self._pending_thumbnails: dict[str, np.ndarray] = {}  # written at save, so a failed enrolment leaves none
         self._scrub_backup = False
         self._dirty = False  # changed in memory since the last load or save
         self._stamp: tuple[int, int] | None = None  # (mtime, size) of the file as last read or written
@@ -164,7 +165,9 @@ class FaceGallery:
         person.embeddings = np.concatenate([person.embeddings, vectors])
         self._dirty = True
         for image in thumbnails:
-            person.thumbnails.append(self._write_thumbnail(image))
+            file_name = f"{uuid.uuid4().hex}.jpg"
+            self._pending_thumbnails[file_name] = np.ascontiguousarray(image)
+            person.thumbnails.append(file_name)
         log.debug("added %d face(s) to %s", len(vectors), name)
         return person
 
@@ -193,6 +196,11 @@ class FaceGallery:
             raise DataError(self.problem or "The file of enrolled people cannot be changed.", "")
         data = serialize(self.people)
         remove_stale_temp_files(self.path)
+        kept = {name for person in self.people for name in person.thumbnails}
+        for file_name, image in self._pending_thumbnails.items():
+            if file_name in kept:
+                self._write_thumbnail(file_name, image)
+        self._pending_thumbnails = {}
         if self._scrub_backup:
             # The old version still holds what was erased: the backup becomes the new version instead.
             write_atomic(self.backup_path, data)
@@ -232,12 +240,10 @@ class FaceGallery:
             raise InputError("Nobody by that name is enrolled.", "See who is enrolled with: people list")
         return person
 
-    def _write_thumbnail(self, image: np.ndarray) -> str:
+    def _write_thumbnail(self, file_name: str, image: np.ndarray) -> None:
         import cv2
 
         ok, encoded = cv2.imencode(".jpg", np.ascontiguousarray(image[:, :, ::-1]), [cv2.IMWRITE_JPEG_QUALITY, 85])
         if not ok:
             raise InputError("The face could not be saved as a thumbnail.")
-        name = f"{uuid.uuid4().hex}.jpg"
-        write_atomic(self.thumbnails_dir / name, encoded.tobytes())
-        return name
+        write_atomic(self.thumbnails_dir / file_name, encoded.tobytes())
