@@ -30,6 +30,7 @@ class NoTrayWindow(QWidget):
         self.setAccessibleName("SpaceVoice")
         self.setAccessibleDescription("SpaceVoice describes your screen and webcam. Choose an action.")
         self._actions = actions
+        self.setMinimumWidth(380)  # room for a wrapped status or notice without clipping
         layout = QVBoxLayout(self)
         self.status = QLabel("Starting")
         self.status.setObjectName("statusLabel")
@@ -60,12 +61,14 @@ class NoTrayWindow(QWidget):
     def set_status(self, text: str, busy: bool = False) -> None:
         """Show the state in the status line and the window title."""
         self.status.setText(text)
+        self.adjustSize()
         self.setWindowTitle(f"SpaceVoice: {text}" if busy else "SpaceVoice")
 
     def notify(self, title: str, text: str, is_error: bool) -> None:
         """Without a tray there are no balloons: a notice line under the status shows the message."""
         self.notice.setText(text)
         self.notice.show()
+        self.adjustSize()
 
     def closeEvent(self, event: QCloseEvent) -> None:
         """Closing the only window quits, like the menu's Quit."""

@@ -150,7 +150,10 @@ def test_real_main_py_tray_end_to_end(gui_display, tmp_path):
     from desktop.model_offer import mark_offer_made
 
     mark_offer_made()
-    tray = subprocess.Popen(_main_command(), env=env, stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True)
+    # -X importtime lists every module the tray imports, on stderr beside its log.
+    command = _main_command()
+    tray = subprocess.Popen([command[0], "-X", "importtime", *command[1:]], env=env, stderr=subprocess.PIPE,
+                            stdout=subprocess.DEVNULL, text=True)
     lines: list[str] = []
     try:
         assert tray.stderr is not None
@@ -174,3 +177,6 @@ def test_real_main_py_tray_end_to_end(gui_display, tmp_path):
     assert any("read-text from socket" in line for line in lines)
     # Nothing read from the screen reaches the log at INFO: only that the request was done.
     assert not any("It says" in line for line in lines)
+    # The runtime path never loads the export tooling.
+    imported = {line.rsplit("|", 1)[1].strip() for line in lines if line.startswith("import time:")}
+    assert imported and not {m for m in imported if m.split(".")[0] in ("torch", "transformers", "optimum")}
