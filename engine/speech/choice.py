@@ -158,16 +158,18 @@ def orpheus_realtime_factor(speaker: Any, settings: Any) -> tuple[float, bool]:
     return factor, True
 
 
-def load_orpheus(settings: Any) -> Speaker | None:
-    """The Orpheus speaker, or ``None`` when Orpheus is not part of this installation."""
+def load_orpheus(settings: Any) -> tuple[Speaker | None, str | None]:
+    """The Orpheus speaker, or ``None`` and the reason when this installation cannot have one."""
     try:
         module = importlib.import_module("engine.speech.orpheus")
-    except ModuleNotFoundError as error:
-        if error.name != "engine.speech.orpheus":
-            raise
-        return None
+    except ImportError as error:
+        if isinstance(error, ModuleNotFoundError) and error.name == "engine.speech.orpheus":
+            return None, "Orpheus is not part of this installation."
+        # Orpheus is installed but something it needs is not: the system voice must still speak.
+        log.info("Orpheus cannot be imported", exc_info=True)
+        return None, f"Orpheus cannot load ({error})."
     speaker: Speaker = module.OrpheusSpeaker(settings)
-    return speaker
+    return speaker, None
 
 
 def choose_speaker(settings: Any, engine: str | None = "auto", *, orpheus: Speaker | None = None,
@@ -191,8 +193,13 @@ def choose_speaker(settings: Any, engine: str | None = "auto", *, orpheus: Speak
 
     if engine == "system":
         return system_only()
-    speaker = orpheus if orpheus is not None else load_orpheus(settings)
-    reason = "Orpheus is not part of this installation." if speaker is None else speaker.is_available()
+    speaker, reason = (orpheus, None) if orpheus is not None else load_orpheus(settings)
+    if speaker is not None:
+        try:
+            reason = speaker.is_available()
+        except Exception as error:  # a broken check must not silence the system voice
+            log.info("Orpheus availability check failed", exc_info=True)
+            reason = f"Orpheus cannot check its models ({type(error).__name__})."
     if engine == "orpheus":
         if reason is not None:
             raise ModelError(f"The Orpheus voice cannot speak: {reason}",
