@@ -13,10 +13,11 @@ from collections.abc import Callable
 from typing import Any
 
 from PySide6.QtCore import QObject, Qt, QThread, QTimer, Signal, Slot
-from PySide6.QtWidgets import QApplication, QMessageBox, QSystemTrayIcon, QWidget
+from PySide6.QtWidgets import QApplication, QSystemTrayIcon, QWidget
 
 from desktop.actions import BY_ID, REMOTE_IDS, WORKER_IDS
 from desktop.dialogs.download_dialog import DownloadOffer, offer_if_first_run
+from desktop.dialogs.report_box import report_box
 from desktop.hotkeys import ActiveHotkeys, start_hotkeys
 from desktop.instance import InstanceServer
 from desktop.messages import MessagePath
@@ -32,6 +33,8 @@ log = logging.getLogger(__name__)
 
 # Presses of the same action closer than this are one press (key auto-repeat, an impatient double press).
 DEBOUNCE_SECONDS = 0.4
+# How long the no-tray window waits after minimising itself before the screen or window is captured.
+WINDOW_ASIDE_MS = 400
 
 
 class SpaceVoiceApp(QObject):
@@ -142,7 +145,14 @@ class SpaceVoiceApp(QObject):
         # A new request makes any older one stale: the worker drops it at its next step.
         self.current_request = self.gate.open()
         self.messages.state(f"{BY_ID[action_id].plain_label}...", speak=False)
-        emit(self.request_work, self.current_request, action_id)
+        request_id = self.current_request
+        if self.window is not None and self.window.isActiveWindow() and action_id != "describe-webcam":
+            # SpaceVoice's own window would be what gets described: step aside and let the window manager give
+            # the focus back to the program underneath first.
+            self.window.showMinimized()
+            QTimer.singleShot(WINDOW_ASIDE_MS, lambda: emit(self.request_work, request_id, action_id))
+            return
+        emit(self.request_work, request_id, action_id)
 
     def stop(self) -> None:
         """Silence speech and cancel any describe in progress, at whatever step it is."""
@@ -311,11 +321,7 @@ class SpaceVoiceApp(QObject):
                  "SpaceVoice shows its own window instead."]
         text = "\n".join(lines)
         self.messages.state("Ready", speak=False)
-        box = QMessageBox(QMessageBox.Icon.Information, "SpaceVoice: Check setup", text)
-        box.setObjectName("checkSetupDialog")
-        box.setAccessibleName("Check setup")
-        box.setModal(False)
-        self._dialogs["check-setup"] = box
+        self._dialogs["check-setup"] = box = report_box(text)
         self.messages.info(text.replace("\n", " "), title="Check setup", popup=False)
         self._raise(box)
 

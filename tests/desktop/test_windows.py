@@ -38,6 +38,7 @@ def test_no_tray_window_offers_every_action_by_keyboard(make_app, spy, qtbot):
     qtbot.waitUntil(window.isActiveWindow, timeout=5000)
     QTest.keyClick(window, Qt.Key.Key_T, Qt.KeyboardModifier.AltModifier)
     qtbot.waitUntil(lambda: app.last_spoken is not None, timeout=60_000)
+    assert window.isMinimized()  # it stepped aside so that it was not what got read
     qtbot.waitUntil(lambda: app.last_spoken in spy.spoken, timeout=10_000)
     assert status.text() == "Ready"
 
