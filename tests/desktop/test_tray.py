@@ -85,3 +85,25 @@ def test_errors_are_spoken_with_the_next_step(make_app, spy, qtbot, monkeypatch)
     said = next(text for text in spy.spoken if "no video file" in text.lower())
     assert "Check the webcam setting" in said
     assert app.messages.status == said
+
+
+def test_describe_webcam_reads_what_the_camera_sees(make_app, spy, qtbot, tmp_path):
+    import cv2
+    import numpy as np
+
+    from engine.settings import Settings
+
+    # A video file is the camera: a white card with large black letters held in front of it.
+    frame = np.full((360, 640, 3), 255, np.uint8)
+    cv2.putText(frame, "EXIT 12", (60, 220), cv2.FONT_HERSHEY_SIMPLEX, 4, (0, 0, 0), 12, cv2.LINE_AA)
+    video = tmp_path / "camera.avi"
+    writer = cv2.VideoWriter(str(video), cv2.VideoWriter_fourcc(*"MJPG"), 10, (640, 360))
+    for _ in range(20):
+        writer.write(frame)
+    writer.release()
+    settings = Settings.load()
+    settings.set("webcam_device", str(video))
+    settings.save()
+    app = make_app()
+    app.run_action("describe-webcam")
+    qtbot.waitUntil(lambda: heard(spy, "EXIT 12"), timeout=60_000)
