@@ -152,3 +152,22 @@ def test_listed_voices_can_be_chosen() -> None:
         assert seconds(SystemVoice(Settings({"system_voice": voice_id})), "Hello.") > 0.2
     pyttsx3_voices = SystemVoice(backend="pyttsx3").voices()
     assert pyttsx3_voices and all(voice_id and name for voice_id, name in pyttsx3_voices)
+
+
+def test_a_hung_pyttsx3_engine_is_abandoned_for_a_fresh_one(capfd) -> None:
+    import threading
+
+    from engine.errors import DeviceError
+    from engine.speech.system_voice import Pyttsx3Renderer
+
+    renderer = Pyttsx3Renderer(timeout_s=10)
+    release = threading.Event()
+    # runAndWait can hang inside a driver; a job that blocks its owner thread behaves the same from outside.
+    with pytest.raises(DeviceError, match="did not respond"):
+        renderer.call(lambda engine: release.wait(30), timeout_s=0.5)
+    try:
+        chunks = list(renderer.render("Still speaking.", "", 170))  # on a new owner thread and engine
+        assert sum(chunk.seconds for chunk in chunks) > 0.5
+    finally:
+        release.set()
+        capfd.readouterr()
