@@ -92,11 +92,15 @@ def create_session(
     threads: int = 0,
     name: str | None = None,
     cache: bool = True,
+    prepack: bool = True,
+    arena: bool = True,
 ) -> ort.InferenceSession:
     """Create (or reuse) an onnxruntime session for ``model`` (a path or serialized bytes).
 
     A GPU provider that fails to build falls back to the CPU with one warning. Raises `ModelError` when the model
-    file is missing or not a valid ONNX model.
+    file is missing or not a valid ONNX model. ``prepack=False`` keeps weights as stored (prepacked copies can add
+    half the weights' size again) and ``arena=False`` skips the CPU memory arena: both trade a little speed for
+    resident memory close to the model file's size.
     """
     import onnxruntime as ort
 
@@ -110,7 +114,7 @@ def create_session(
     providers = provider_order(device)
     key = (
         model if isinstance(model, str) else "",
-        ",".join(providers),
+        ",".join(providers) + ("" if prepack and arena else f"|prepack={prepack},arena={arena}"),
         threads,
         model if isinstance(model, bytes) and len(model) < 4096 else _digest(model),
     )
@@ -118,6 +122,9 @@ def create_session(
         if cache and key in _sessions:
             return _sessions[key]
     options = session_options(threads)
+    if not prepack:
+        options.add_session_config_entry("session.disable_prepacking", "1")
+    options.enable_cpu_mem_arena = arena
     fell_back = False
     reason = ""
     try:

@@ -17,18 +17,21 @@ The prepared pair is cached on disk (keyed by the source file's size and time) b
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from engine.captioner.rewrites import drop_dead_nodes, quantized_matmuls_stay_quantized, share_transposed_weights
 from engine.errors import ModelError
 
 log = logging.getLogger(__name__)
 
 IMAGE_INPUT = "encoder_hidden_states"
-FORMAT_VERSION = "1"
+FORMAT_VERSION = "4"
+_QUANTIZED_OPS = {"DynamicQuantizeMatMul", "MatMulInteger", "DynamicQuantizeLinear", "QGemm", "QLinearMatMul"}
 _DAMAGED_HINT = "Download it again with: main.py models download NAME, or check it with: main.py models verify"
 
 
@@ -43,6 +46,7 @@ class PreparedDecoder:
     image_part: Path | bytes | None
     step_part: Path | bytes
     batched: frozenset[str]
+    quantized: bool = False
 
 
 def _load(path: Path) -> Any:
@@ -190,28 +194,37 @@ def _cache_key(path: Path) -> str:
 def prepare_decoder(path: Path, cache_root: Path | None) -> PreparedDecoder:
     """The split decoder for ``path``, from the on-disk cache when valid, else built (and cached when possible)."""
     folder = cache_root / _cache_key(path) if cache_root is not None else None
-    if folder is not None and (folder / "step_part.onnx").is_file():
-        image = folder / "image_part.onnx"
-        marker = folder / "batched.txt"
-        names = frozenset(marker.read_text().split()) if marker.is_file() else frozenset()
-        return PreparedDecoder(image if image.is_file() else None, folder / "step_part.onnx", names)
+    if folder is not None and (folder / "step_part.onnx").is_file() and (folder / "prepared.json").is_file():
+        try:
+            meta = json.loads((folder / "prepared.json").read_text())
+            image = folder / "image_part.onnx"
+            return PreparedDecoder(image if image.is_file() else None, folder / "step_part.onnx",
+                                   frozenset(meta["batched"]), bool(meta["quantized"]))
+        except (OSError, ValueError, KeyError, TypeError) as error:
+            log.info("prepared decoder cache in %s is unreadable (%s); rebuilding it", folder, error)
     model = cache_branch(_load(path))
     image_model, step_model, batched = split_decoder_model(model)
     del model
+    share_transposed_weights(step_model)
+    quantized_matmuls_stay_quantized(step_model)
+    drop_dead_nodes(step_model)
+    quantized = any(n.op_type in _QUANTIZED_OPS for n in step_model.graph.node)
+    image_bytes = image_model.SerializeToString() if image_model is not None else None
+    step_bytes = step_model.SerializeToString()
+    del image_model, step_model
     if folder is None:
-        image_bytes = image_model.SerializeToString() if image_model is not None else None
-        return PreparedDecoder(image_bytes, step_model.SerializeToString(), batched)
+        return PreparedDecoder(image_bytes, step_bytes, batched, quantized)
     from engine.atomicfile import write_atomic
 
     try:
-        # Written first to last: step_part.onnx is the marker of a complete cache entry.
-        if image_model is not None:
-            write_atomic(folder / "image_part.onnx", image_model.SerializeToString(), private=False)
-        write_atomic(folder / "batched.txt", " ".join(sorted(batched)).encode(), private=False)
-        write_atomic(folder / "step_part.onnx", step_model.SerializeToString(), private=False)
+        # prepared.json is written last: it marks a complete cache entry.
+        if image_bytes is not None:
+            write_atomic(folder / "image_part.onnx", image_bytes, private=False)
+        write_atomic(folder / "step_part.onnx", step_bytes, private=False)
+        meta = {"batched": sorted(batched), "quantized": quantized, "source": path.name}
+        write_atomic(folder / "prepared.json", json.dumps(meta).encode(), private=False)
     except OSError as error:
         log.warning("cannot cache the prepared decoder in %s (%s); keeping it in memory", folder, error)
-        image_bytes = image_model.SerializeToString() if image_model is not None else None
-        return PreparedDecoder(image_bytes, step_model.SerializeToString(), batched)
-    return PreparedDecoder(folder / "image_part.onnx" if image_model is not None else None,
-                           folder / "step_part.onnx", batched)
+        return PreparedDecoder(image_bytes, step_bytes, batched, quantized)
+    return PreparedDecoder(folder / "image_part.onnx" if image_bytes is not None else None,
+                           folder / "step_part.onnx", batched, quantized)
