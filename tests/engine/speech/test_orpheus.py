@@ -231,3 +231,30 @@ def test_runtime_path_never_imports_torch(models: tuple[Path, Path]) -> None:
     assert result.returncode == 0, result.stderr
     samples, modules = result.stdout.split(" ", 1)
     assert int(samples) > 0 and modules.strip() == "[]"
+
+
+def test_int8_quantized_model_speaks_like_fp32(models: tuple[Path, Path], tmp_path: Path) -> None:
+    import shutil
+
+    import onnx
+
+    from engine.models.export_snac import quantize_matmuls_int8
+
+    folder = tmp_path / "int8"
+    shutil.copytree(models[0], folder, ignore=shutil.ignore_patterns("torch"))
+    quantize_matmuls_int8(folder / "model.onnx", folder / "model_int8.onnx")
+    graph = onnx.load(str(folder / "model_int8.onnx"), load_external_data=False).graph
+    assert sum(n.op_type == "DynamicQuantizeMatMul" for n in graph.node) >= 2 * 7  # every projection of 2 layers
+    assert not any(n.op_type == "MatMul" and n.input[1] in {t.name for t in graph.initializer} for n in graph.node)
+    fp32 = OrpheusSpeaker(llm_dir=models[0], snac_dir=models[1], device="cpu", llm_file="model.onnx")
+    int8 = OrpheusSpeaker(llm_dir=folder, snac_dir=models[1], device="cpu")  # the CPU picks model_int8.onnx
+    prompt = fp32.prompt("Hello there.", "tara")
+    logits = {}
+    for name, speaker in (("fp32", fp32), ("int8", int8)):
+        speaker.load()
+        logits[name] = []
+        list(speaker._lm.generate(prompt, lambda row, step, out=logits[name]: out.append(row) or 130000,
+                                  max_new_tokens=3))
+    assert int8._lm.path.name == "model_int8.onnx"
+    for a, b in zip(logits["fp32"], logits["int8"], strict=True):
+        assert np.corrcoef(a, b)[0, 1] > 0.99
