@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import json
 import threading
+import time
 from functools import partial
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -18,9 +19,27 @@ from tests.desktop.conftest import heard, screenshot
 pytestmark = pytest.mark.gui
 
 
+THROTTLE = {"seconds_per_64k": 0.0}
+
+
 class QuietHandler(SimpleHTTPRequestHandler):
+    """Serves files; with a throttle set, slowly (a download long enough to be stopped)."""
+
     def log_message(self, format, *args):
         pass
+
+    def copyfile(self, source, outputfile):
+        while True:
+            piece = source.read(65536)
+            if not piece:
+                return
+            try:
+                outputfile.write(piece)
+                if THROTTLE["seconds_per_64k"]:
+                    outputfile.flush()
+                    time.sleep(THROTTLE["seconds_per_64k"])
+            except (BrokenPipeError, ConnectionResetError):
+                return  # the client stopped the download: what the Stop test wants
 
 
 @pytest.fixture
@@ -90,3 +109,20 @@ def test_the_offer_is_made_only_once(make_app, spy, qtbot, model_server):
     qtbot.wait(300)
     assert second.offer is None
     assert Path(Settings.load().path).exists()
+
+
+def test_stop_ends_a_download_in_progress(make_app, spy, qtbot, model_server, monkeypatch):
+    from engine.models import ModelStore
+
+    monkeypatch.setitem(THROTTLE, "seconds_per_64k", 0.15)
+    app = make_app(offer_models=True)
+    qtbot.waitUntil(lambda: app.offer is not None and app.offer.question is not None, timeout=30_000)
+    progress_seen: list[int] = []
+    app.worker.download_progress.connect(lambda label, done, total: progress_seen.append(done))
+    app.offer.accept()
+    qtbot.waitUntil(lambda: any(0 < done < 1048576 for done in progress_seen), timeout=30_000)
+    app.run_action("stop")
+    qtbot.waitUntil(lambda: heard(spy, "The download was stopped"), timeout=30_000)
+    assert not heard(spy, "Downloaded tiny-scene.")
+    assert ModelStore.from_settings(Settings.load()).state("tiny-scene") != "installed"
+    assert not app.offer.progress.isVisible()
