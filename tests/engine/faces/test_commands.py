@@ -15,6 +15,17 @@ from engine.faces.gallery import people_file
 from tests.engine.faces.scenes import scene, stranger, write_video
 
 
+@pytest.fixture(autouse=True)
+def faces_only(spacevoice_home):
+    """``describe`` here runs only the face stage: the text and scene stages are other tests' business."""
+    from engine.settings import Settings
+
+    settings = Settings()
+    settings.set("include_text", False)
+    settings.set("include_scene", False)
+    settings.save()
+
+
 def _ok(result):
     assert result.returncode == 0, result.stderr
     return result.stdout
