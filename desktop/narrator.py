@@ -14,9 +14,10 @@ import queue
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from engine.speech.base import AudioChunk, Speaker
+if TYPE_CHECKING:  # numpy comes with it: not needed before the first word is spoken
+    from engine.speech.base import AudioChunk, Speaker
 
 log = logging.getLogger(__name__)
 
