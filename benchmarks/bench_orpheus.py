@@ -8,7 +8,7 @@ and the 156940 x 3072 output projection, which every token pays.
 
 Each engine generates ``--tokens`` audio tokens greedily with the slot restriction (no end of speech); tokens/s
 excludes the prompt step. int8: every MatMul weight (output projection included) quantized per column and run by
-onnxruntime's ``DynamicQuantizeMatMul`` (``engine.models.export_snac.quantize_matmuls_int8``, streamed so it fits
+onnxruntime's ``DynamicQuantizeMatMul`` (``engine.models.int8_matmul.quantize_matmuls_int8``, streamed so it fits
 in memory; onnxruntime's ``quantize_dynamic`` needed 11 GB here) vs torch's ``quantize_dynamic`` on the Linear
 layers. The fp32 ONNX stores the tied embedding twice (deduplicating needs >10 GB), ~4.3 GB.
 Real time is 82.03 tokens/s (7 tokens per 85.3 ms SNAC frame).
@@ -54,7 +54,7 @@ def ensure_model(layers: int) -> Path:
         export_orpheus_like(folder, tokenizer_json=tokenizer, num_layers=layers, keep_torch_model=True,
                             post_process=False, **SHAPE)
     if not (folder / "model_int8.onnx").is_file():
-        from engine.models.export_snac import quantize_matmuls_int8
+        from engine.models.int8_matmul import quantize_matmuls_int8
 
         print(f"quantizing the {layers}-layer model to int8 (once) ...", flush=True)
         quantize_matmuls_int8(folder / "model.onnx", folder / "model_int8.onnx")

@@ -238,7 +238,7 @@ def test_int8_quantized_model_speaks_like_fp32(models: tuple[Path, Path], tmp_pa
 
     import onnx
 
-    from engine.models.export_snac import quantize_matmuls_int8
+    from engine.models.int8_matmul import quantize_matmuls_int8
 
     folder = tmp_path / "int8"
     shutil.copytree(models[0], folder, ignore=shutil.ignore_patterns("torch"))
