@@ -46,28 +46,39 @@ class FaceIdentifier:
         embeddings = self.embedder.embed(crops)
         matches = _one_face_per_name(self.gallery.match(embeddings))
         width = image.shape[1]
-        found = []
-        for face, crop, embedding, match in zip(faces, crops, embeddings, matches, strict=True):
-            x, y, w, h = (round(v) for v in face.box)
-            seen = PersonSeen(
-                name=match.name,
-                box=(x, y, w, h),
-                position=placement.position_of(face.box, width),
-                distance=placement.distance_of(face.box, width),
-                score=round(match.score, 4),
-            )
-            found.append(FaceFound(face, crop, embedding, match, seen))
+        found = [
+            FaceFound(face, crop, embedding, match, _seen(face, match, width))
+            for face, crop, embedding, match in zip(faces, crops, embeddings, matches, strict=True)
+        ]
         log.debug("faces: %s", [(f.seen.name, f.seen.position, f.seen.score) for f in found])
         log.debug("found %d face(s), %d recognised", len(found), sum(f.seen.name is not None for f in found))
         return found
 
     def identify(self, image: np.ndarray) -> Sequence[PersonSeen]:
         """Find and identify faces, ordered left to right."""
+        self.gallery.refresh()
+        if not self.gallery.people:
+            # Nobody enrolled: every face is someone I don't know, and embedding them (the costly part,
+            # ~35 ms of CPU a face) would change nothing.
+            image = np.ascontiguousarray(image)
+            unknown = Match(None, 0.0, 0.0)
+            return [_seen(face, unknown, image.shape[1]) for face in self.detector.detect(image)]
         return [found.seen for found in self.analyse(image)]
 
     def summarize(self, people: Sequence[PersonSeen]) -> str:
         """One or two short sentences, left to right: "Mia is on the left, close." """
         return placement.summarize(people)
+
+
+def _seen(face: DetectedFace, match: Match, frame_width: int) -> PersonSeen:
+    x, y, w, h = (round(v) for v in face.box)
+    return PersonSeen(
+        name=match.name,
+        box=(x, y, w, h),
+        position=placement.position_of(face.box, frame_width),
+        distance=placement.distance_of(face.box, frame_width),
+        score=round(match.score, 4),
+    )
 
 
 def _one_face_per_name(matches: list[Match]) -> list[Match]:
