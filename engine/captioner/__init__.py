@@ -44,5 +44,5 @@ def load_captioner(settings: Settings) -> Captioner:
         except ImportError as error:
             raise ModelError(f"The captioner '{name}' is not installed.",
                              "Set the captioner setting to a model folder.") from error
-        folder = ModelStore.from_settings(settings).require(name)
+        folder = ModelStore.from_settings(settings).require(name, task="image-to-text")
     return open_captioner(folder, device=settings.device)

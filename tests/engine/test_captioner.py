@@ -304,3 +304,33 @@ def test_runtime_path_never_imports_torch_or_transformers(tiny_captioner_dir: Pa
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=120)
     assert result.returncode == 0, result.stderr
     assert "heavy: []" in result.stdout
+
+
+def test_load_captioner_names_a_model_that_is_not_installed() -> None:
+    with pytest.raises(ModelError, match="not installed"):
+        load_captioner(Settings({"captioner": "vit-gpt2-image-captioning"}))
+
+
+def test_describe_says_the_caption_of_a_model_exported_into_the_store(
+    tiny_captioner_build: tuple[Path, Path], spacevoice_home: Path, main_cli: Any, tmp_path: Path
+) -> None:
+    from PIL import Image
+
+    from engine.capture import load_image
+
+    source, _ = tiny_captioner_build
+    exported = main_cli("models", "export", str(source), "--name", "tiny-captioner")
+    assert exported.returncode == 0, exported.stderr
+    config = spacevoice_home / "config"
+    config.mkdir(parents=True, exist_ok=True)
+    (config / "settings.json").write_text(
+        json.dumps({"captioner": "tiny-captioner", "include_people": False, "include_text": False})
+    )
+    picture = tmp_path / "gradient.png"
+    Image.fromarray(np.linspace(0, 255, 60 * 80 * 3).reshape(60, 80, 3).astype(np.uint8)).save(picture)
+    described = main_cli("describe", "--image", str(picture), "--json", "--no-speech")
+    assert described.returncode == 0, described.stderr
+    result = json.loads(described.stdout)
+    expected = load_captioner(Settings({"captioner": "tiny-captioner"})).caption(load_image(str(picture)).image)
+    assert result["caption"] == expected.text
+    assert result["timings_ms"]["caption"] > 0
