@@ -8,14 +8,16 @@ two-column section) in headless Chromium at 1280x800 and 1920x1080, then times, 
 - ``tesseract`` (reference): the command as a user would run it, ``tesseract shot.png - --psm 3``, its own
   OpenMP threads;
 - ``tesseract 1 thread``: the same with ``OMP_THREAD_LIMIT=1``;
-- ``ours, 1 strip``: SpaceVoice's Tesseract reader without the split into strips (one process);
-- ``ours``: SpaceVoice's Tesseract reader as shipped (strips at empty rows, one single-threaded Tesseract per
-  core, plus reading order and filtering);
+- ``ours, 1 strip`` / ``ours, 2 strips``: SpaceVoice's Tesseract reader (plus reading order and filtering)
+  reading the picture in one piece, or cut at empty rows into two strips read by two single-threaded Tesseracts
+  side by side;
+- ``ours (as shipped)``: as many strips as there are idle cores (load average), at most two;
 - ``ours, onnx``: the PP-OCRv4 ONNX reader on the CPU (when .cache/ppocr-v4 holds the models).
 
-Each is run ``--runs`` times after one warm-up, interleaved round by round; the median wall time is printed
-with its ratio to the reference measured in the same run, and "words" is the share of the page's words found (a
-quick accuracy check that a speed-up did not lose text). Run it on a quiet machine; `uptime` load is printed
+Each is run ``--runs`` times after one warm-up, interleaved round by round; printed are the median wall time,
+the CPU seconds used (all processes: on an idle machine two strips need about half their CPU seconds of wall
+time), the ratio to the reference measured in the same run, and "words", the share of the page's words found (a
+quick accuracy check that a speed-up did not lose text). Run it on a quiet machine; the load average is printed
 with the table.
 """
 
@@ -25,6 +27,7 @@ import argparse
 import functools
 import os
 import re
+import resource
 import statistics
 import subprocess
 import sys
@@ -94,20 +97,30 @@ def word_set(text: str) -> set[str]:
     return set(re.findall(r"[a-z]{3,}", text.lower()))
 
 
-def time_interleaved(engines: list[tuple[str, Callable[[], str]]], runs: int) -> list[tuple[str, float, str]]:
-    """Median seconds of each engine over ``runs`` rounds after one warm-up round, and its last output.
+def time_interleaved(engines: list[tuple[str, Callable[[], str]]],
+                     runs: int) -> list[tuple[str, float, float, str]]:
+    """Median wall and CPU seconds of each engine over ``runs`` rounds after one warm-up round, and its output.
 
     Each round runs every engine once, in turn, so a change in machine load (others share it) hits all of them
     alike instead of skewing the ratios.
     """
     outputs = {name: work() for name, work in engines}
     times: dict[str, list[float]] = {name: [] for name, _ in engines}
+    cpu: dict[str, list[float]] = {name: [] for name, _ in engines}
     for _ in range(runs):
         for name, work in engines:
-            start = time.perf_counter()
+            start, start_cpu = time.perf_counter(), _cpu_seconds()
             outputs[name] = work()
             times[name].append(time.perf_counter() - start)
-    return [(name, statistics.median(times[name]), outputs[name]) for name, _ in engines]
+            cpu[name].append(_cpu_seconds() - start_cpu)
+    return [(name, statistics.median(times[name]), statistics.median(cpu[name]), outputs[name])
+            for name, _ in engines]
+
+
+def _cpu_seconds() -> float:
+    """CPU time (user + system) of this process and of the finished child processes (the tesseract runs)."""
+    own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
 
 
 def main() -> int:
@@ -119,7 +132,6 @@ def main() -> int:
 
     from engine.capture import load_image
     from engine.text import TextReader
-    from engine.text import tesseract as tesseract_module
     from engine.text.onnx_ocr import OnnxOcrBackend
     from engine.text.tesseract import TesseractBackend, find_tesseract
 
@@ -130,7 +142,7 @@ def main() -> int:
     folder.mkdir(parents=True, exist_ok=True)
     _, page_words = page_html()
     onnx_folder = ROOT / ".cache" / "ppocr-v4"
-    rows: list[tuple[str, str, float, float, float]] = []
+    rows: list[tuple[str, str, float, float, float, float]] = []
     for size in ((1280, 800), (1920, 1080)):
         shot = render(folder, size)
         frame = load_image(shot)
@@ -149,10 +161,9 @@ def main() -> int:
             ("tesseract (reference)", functools.partial(tesseract_cli, None)),
             ("tesseract 1 thread", functools.partial(tesseract_cli, "1")),
         ]
-        single = TextReader(TesseractBackend())
-        engines.append(("ours, 1 strip", functools.partial(_one_strip, single, frame, tesseract_module)))
-        shipped = TextReader(TesseractBackend())
-        engines.append(("ours", functools.partial(_read, shipped, frame)))
+        engines.append(("ours, 1 strip", functools.partial(_read, TextReader(TesseractBackend(workers=1)), frame)))
+        engines.append(("ours, 2 strips", functools.partial(_read, TextReader(TesseractBackend(workers=2)), frame)))
+        engines.append(("ours (as shipped)", functools.partial(_read, TextReader(TesseractBackend()), frame)))
         if not args.no_onnx and (onnx_folder / "ch_PP-OCRv4_rec_infer.onnx").is_file():
             onnx = TextReader(OnnxOcrBackend(onnx_folder, device="cpu"))
             engines.append(("ours, onnx (cpu)", functools.partial(_read, onnx, frame)))
@@ -160,16 +171,16 @@ def main() -> int:
         reference = measured[0][1]
         print(f"  measured {label}", file=sys.stderr, flush=True)
         # The page's words that are on this screen: those any engine found (a small screen cuts the page off).
-        visible = word_set(page_words) & set().union(*(word_set(text) for _, _, text in measured))
-        for name, seconds, text in measured:
+        visible = word_set(page_words) & set().union(*(word_set(text) for *_, text in measured))
+        for name, seconds, cpu, text in measured:
             found = len(visible & word_set(text)) / max(1, len(visible))
-            rows.append((label, name, seconds, seconds / reference, found))
+            rows.append((label, name, seconds, cpu, seconds / reference, found))
 
     load = os.getloadavg()
     print(f"\nOCR time per screen (median of {args.runs}; ratio = time / tesseract command on the same picture)")
-    print(f"{'screen':<11}{'engine':<24}{'seconds':>9}{'ratio':>8}{'words':>8}")
-    for label, name, seconds, ratio, found in rows:
-        print(f"{label:<11}{name:<24}{seconds:>9.3f}{ratio:>8.2f}{found:>8.0%}")
+    print(f"{'screen':<11}{'engine':<20}{'seconds':>9}{'cpu s':>8}{'ratio':>8}{'words':>8}")
+    for label, name, seconds, cpu, ratio, found in rows:
+        print(f"{label:<11}{name:<20}{seconds:>9.3f}{cpu:>8.2f}{ratio:>8.2f}{found:>8.0%}")
     print(f"\nmachine: {os.cpu_count()} CPUs, load average {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}")
     return 0
 
@@ -178,17 +189,6 @@ def _read(reader: object, frame: object) -> str:
     from engine.text import read_text
 
     return read_text(frame, reader).text  # type: ignore[arg-type]
-
-
-def _one_strip(reader: object, frame: object, module: object) -> str:
-    from engine.text import read_text
-
-    saved = module.MAX_WORKERS  # type: ignore[attr-defined]
-    module.MAX_WORKERS = 1  # type: ignore[attr-defined]
-    try:
-        return read_text(frame, reader).text  # type: ignore[arg-type]
-    finally:
-        module.MAX_WORKERS = saved  # type: ignore[attr-defined]
 
 
 if __name__ == "__main__":

@@ -30,9 +30,12 @@ MAX_PIXELS = 12_000_000
 MAX_SIDE = 8000
 # A word the engine is less sure of than this, made of no letter or digit, is noise.
 NOISE_CONFIDENCE = 0.6
-# A line whose words average below this is dropped as a misread (a photo, a pattern, a foreign script).
+# A line whose words average below this, and that looks garbled (`looks_garbled`), is dropped as a misread (a
+# photo, a pattern, a foreign script). Confidence alone is no test: Tesseract gives 0.27 to a correctly read
+# "modified:   engine/text/layout.py" in a dark terminal.
 LINE_CONFIDENCE = 0.35
 _ALNUM = re.compile(r"\w", re.UNICODE)
+_CASE_FLIP = re.compile(r"[a-z][A-Z]")
 # Lines and frames drawn around widgets; spoken, they are only noise ("vertical bar Save vertical bar").
 _BORDER = re.compile(r"[|¦│┃‖_—–=\[\]{}()<>/\\~-]+")
 
@@ -59,6 +62,22 @@ def clean_words(words: Sequence[Word]) -> list[Word]:
     and doubtful words with no letter or digit."""
     return [w for w in words if w.text.strip() and not _BORDER.fullmatch(w.text)
             and (w.confidence >= NOISE_CONFIDENCE or _ALNUM.search(w.text))]
+
+
+def looks_garbled(text: str) -> bool:
+    """Whether a doubtful line is a misread rather than text: mostly symbols, or words whose case flips inside
+    them the way another script read as Latin does ("okyMeHT", "BbIXonOM" for Russian "документ", "выходом")."""
+    chars = text.replace(" ", "")
+    if not chars or sum(c.isalnum() for c in chars) < 0.6 * len(chars):
+        return True
+    words = [w.strip(".,:;!?()[]'\"") for w in text.split()]
+    words = [w for w in words if sum(c.isalpha() for c in w) >= 3]
+    if not words:
+        # Short words: "OK", "No", "42" are text; "ee", "a", "Ss" from the edge of an icon are not.
+        return not (len(chars) >= 2 and (chars.isdigit() or (chars[0].isupper() and chars[1:].islower())
+                                         or chars.isupper()) and chars.isalnum())
+    flipped = sum(bool(_CASE_FLIP.search(w)) for w in words)
+    return flipped >= max(1, len(words) / 3)
 
 
 class TextReader:
@@ -94,7 +113,7 @@ class TextReader:
         height = line_height(cleaned)
         for words in cleaned:
             for piece in split_wide_gaps(words, height):
-                if piece.confidence < LINE_CONFIDENCE:
+                if piece.confidence < LINE_CONFIDENCE and looks_garbled(piece.text):
                     dropped += 1
                     continue
                 lines.append(_rescale(piece, scale))

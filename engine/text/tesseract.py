@@ -5,7 +5,7 @@ else on ``PATH``, else at the places the Windows installers put it. Pictures go 
 never through a temporary file, so a screenshot never touches the disk.
 
 Speed on a screen (the 1 s budget for 1080p on two cores, see benchmarks/bench_ocr.py): a tall picture is cut
-at empty rows into as many strips as there are cores (at most `MAX_WORKERS`), and one single-threaded
+at empty rows into as many strips as there are idle cores (at most `MAX_WORKERS`), and one single-threaded
 ``tesseract`` runs per strip at the same time. OpenMP threads inside one Tesseract help far less than that and
 fight each other, so every run gets ``OMP_THREAD_LIMIT=1``.
 """
@@ -102,9 +102,11 @@ class TesseractBackend:
 
     name = "tesseract"
 
-    def __init__(self, languages: str = "eng", command: str | None = None) -> None:
+    def __init__(self, languages: str = "eng", command: str | None = None, workers: int | None = None) -> None:
         self.languages = languages
         self._command = command
+        # None: as many parallel strips as there are idle cores (`idle_workers`); a number forces it.
+        self.workers = workers
 
     def is_compatible(self) -> bool:
         """Tesseract runs on every desktop system SpaceVoice supports."""
@@ -131,7 +133,7 @@ class TesseractBackend:
 
     def recognise(self, gray: np.ndarray) -> list[list[Word]]:
         """The words of ``gray`` (2-D uint8, dark text on light), grouped by Tesseract's lines."""
-        strips = split_into_strips(gray, min(MAX_WORKERS, os.cpu_count() or 1))
+        strips = split_into_strips(gray, self.workers if self.workers is not None else idle_workers())
         if len(strips) == 1:
             return self._run(gray, 0)
         with ThreadPoolExecutor(max_workers=len(strips)) as pool:
@@ -179,6 +181,20 @@ class TesseractBackend:
             return fields["Script"].strip(), float(fields["Script confidence"])
         except (KeyError, ValueError):
             return None
+
+
+def idle_workers() -> int:
+    """How many Tesseract processes to run side by side: one per idle core, at most `MAX_WORKERS`.
+
+    On a busy machine a second process cannot run at the same time; it would only add its start-up and its own
+    layout analysis, so the picture is read in one piece. Where the load is unknown (Windows), cores count as idle.
+    """
+    cores = os.cpu_count() or 1
+    try:
+        busy = os.getloadavg()[0]
+    except (AttributeError, OSError):
+        busy = 0.0
+    return max(1, min(MAX_WORKERS, cores, int(cores - busy + 0.5)))
 
 
 def parse_tsv(tsv: str, top: int = 0) -> list[list[Word]]:

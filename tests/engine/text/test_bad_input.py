@@ -67,3 +67,17 @@ def test_very_long_strip_does_not_crash(reader: TextReader, terminal_frame: Fram
     strip = np.concatenate([terminal_frame.image[:60, :500]] * 40, axis=1)  # 60 x 20000
     lines = reader.read(strip)
     assert isinstance(lines, list)
+
+
+@pytest.mark.parametrize(("text", "garbled"), [
+    ("modified: engine/text/layout.py", False),    # real, though Tesseract gave it 0.27 in a dark terminal
+    ("$ cat notes. txt", False),
+    ("OK", False),
+    ("Coxpanwte okyMeHT nepen BbIXonOM W3 nporpaMMnl.", True),  # Russian read as Latin
+    ("~~ |", True),
+    ("ee", True),
+])
+def test_doubtful_lines_are_dropped_only_when_garbled(text: str, garbled: bool) -> None:
+    from engine.text.reader import looks_garbled
+
+    assert looks_garbled(text) is garbled
