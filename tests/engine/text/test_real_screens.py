@@ -116,3 +116,18 @@ def test_chromium_two_column_page_reads_column_by_column(tmp_path: Path, reader:
     assert summary.dominates
     assert summary.spoken.startswith("Window: Harbour Town Weekly - Chromium. Heading: Harbour Town Weekly.")
     assert "more lines" in summary.spoken
+
+
+def test_one_or_two_strips_read_the_same_page(tmp_path: Path) -> None:
+    # How many strips run side by side depends on the machine's load; the words must not.
+    if chromium_command() is None:
+        pytest.skip("Chromium is not installed (scripts/bootstrap.sh installs it)")
+    from engine.text.tesseract import TesseractBackend
+
+    page = tmp_path / "page.html"
+    page.write_text(COLUMNS_PAGE.replace("<footer>", "<div style='height:420px'></div><footer>"), encoding="utf-8")
+    frame = Frame(chromium_screenshot(page, tmp_path / "page.png"), "screen")
+    one = read_text(frame, TextReader(TesseractBackend(workers=1))).text
+    two = read_text(frame, TextReader(TesseractBackend(workers=2))).text
+    assert one == two
+    assert one.splitlines()[-1] == "Printed by the harbour council."
