@@ -108,33 +108,37 @@ class TextReader:
         gray, scale = prepare(image)
         engine_lines = self.backend.recognise(gray)
         lines: list[TextLine] = []
-        dropped = 0
+        dropped: list[TextLine] = []
         cleaned = [clean_words(engine_line) for engine_line in engine_lines]
         height = line_height(cleaned)
         for words in cleaned:
             for piece in split_wide_gaps(words, height):
                 if piece.confidence < LINE_CONFIDENCE and looks_garbled(piece.text):
-                    dropped += 1
+                    dropped.append(piece)
                     continue
                 lines.append(_rescale(piece, scale))
-        log.debug("read %d lines (%d dropped as misreads)", len(lines), dropped)
+        log.debug("read %d lines (%d dropped as misreads)", len(lines), len(dropped))
         self._check_script(gray, engine_lines, lines, dropped)
         return reading_order(lines)
 
     def _check_script(self, gray: np.ndarray, engine_lines: list[list[Word]], lines: list[TextLine],
-                      dropped: int) -> None:
+                      dropped: list[TextLine]) -> None:
         """When much was seen but little read, ask whether the text is in a script we have no pack for."""
         words = [word for line in engine_lines for word in line]
-        if len(words) < 3 or (dropped <= len(lines) and _mean_confidence(lines) >= 0.7):
+        # Worth a look: a block of misread lines with letters in them (another script read as Latin; icon and
+        # photo noise is short), or nothing read with confidence.
+        misread = len(dropped) >= 2 and sum(c.isalpha() for line in dropped for c in line.text) >= 20
+        if len(words) < 3 or (not misread and _mean_confidence(lines) >= 0.7):
             return
         detect = getattr(self.backend, "detect_script", None)
         if detect is None:
             return
-        # Only the part with ink in it: faster, and the rest of the screen would dilute the guess.
-        left = max(0, min(w.box[0] for w in words) - 8)
-        top = max(0, min(w.box[1] for w in words) - 8)
-        right = max(w.box[0] + w.box[2] for w in words) + 8
-        bottom = max(w.box[1] + w.box[3] for w in words) + 8
+        # Only the misread part (else all the ink): faster, and readable lines would dilute the guess.
+        boxes = [line.box for line in dropped] or [word.box for word in words]
+        left = max(0, min(b[0] for b in boxes) - 8)
+        top = max(0, min(b[1] for b in boxes) - 8)
+        right = max(b[0] + b[2] for b in boxes) + 8
+        bottom = max(b[1] + b[3] for b in boxes) + 8
         found = detect(gray[top:bottom, left:right])
         if found is None:
             return

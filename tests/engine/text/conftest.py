@@ -76,9 +76,9 @@ def cyrillic_png(shots: Path) -> Path:
 
 @pytest.fixture(scope="session")
 def mixed_frame(shots: Path) -> Frame:
-    """An xterm showing English lines and, below them, Russian lines."""
+    """An xterm showing six English lines and, below them, three Russian lines."""
     english = "Meeting moved to Thursday at 10:30 in room 4B.\nPlease bring two copies of the plan.\n"
-    return xterm_frame(shots, english + CYRILLIC_TEXT * 2, "terminal-mixed")
+    return xterm_frame(shots, english * 3 + CYRILLIC_TEXT, "terminal-mixed")
 
 
 @pytest.fixture(scope="session")
