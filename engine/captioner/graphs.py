@@ -30,7 +30,8 @@ from engine.errors import ModelError
 log = logging.getLogger(__name__)
 
 IMAGE_INPUT = "encoder_hidden_states"
-FORMAT_VERSION = "4"
+FORMAT_VERSION = "5"
+_FLOAT_TYPES = {1, 10, 11, 16}  # float, float16, double, bfloat16
 _QUANTIZED_OPS = {"DynamicQuantizeMatMul", "MatMulInteger", "DynamicQuantizeLinear", "QGemm", "QLinearMatMul"}
 _DAMAGED_HINT = "Download it again with: main.py models download NAME, or check it with: main.py models verify"
 
@@ -98,21 +99,26 @@ def _has_subgraph(node: Any) -> bool:
 
 
 def split_decoder_model(model: Any) -> tuple[Any | None, Any, frozenset[str]]:
-    """Split a KV-cache decoder into (image part or None, step part, batched image-part outputs)."""
-    import onnx
+    """Split a KV-cache decoder into (image part or None, step part, batched image-part outputs).
+
+    Integer results (shapes, such as the batch size) are not passed across: the few shape nodes that make them
+    are copied into the step part, which then reads the image features' shape itself. So every image-part output
+    is a float tensor with the batch first, which beam search can repeat per beam instead of recomputing.
+    """
     from onnx import helper
 
     graph = model.graph
     initializer_names = {t.name for t in graph.initializer}
-    graph_inputs = {i.name for i in graph.input}
-    if IMAGE_INPUT not in graph_inputs:
+    if IMAGE_INPUT not in {i.name for i in graph.input}:
         raise ModelError("The decoder does not take the picture's features; it is not a captioner.", _DAMAGED_HINT)
-    # static: derives from the image features (and weights) only; const: from weights only.
     if any(_has_subgraph(node) for node in graph.node):
         # Subgraphs can read outer names implicitly; splitting them safely is not worth the complexity.
         return None, model, frozenset()
+    # static: derives from the image features (and weights) only; const: from weights only.
     static: set[str] = {IMAGE_INPUT}
     const: set[str] = set(initializer_names) | {""}
+    # Nodes are ordered by their outputs (unique names): protobuf hands out new wrapper objects on each access.
+    order = {tuple(node.output): index for index, node in enumerate(graph.node)}
     hoisted: list[Any] = []
     kept: list[Any] = []
     for node in graph.node:
@@ -133,37 +139,70 @@ def split_decoder_model(model: Any) -> tuple[Any | None, Any, frozenset[str]]:
     # Constants consumed by hoisted nodes (e.g. reshape targets) are copied into the image part too.
     const_nodes = [n for n in kept if set(n.input) <= const and n.output]
     needed_consts = {name for n in hoisted for name in n.input} - static - initializer_names
-    image_const_nodes = _closure(const_nodes, needed_consts)
+    image_nodes = [*_closure(const_nodes, needed_consts), *hoisted]
     image_inputs = [i for i in graph.input if i.name == IMAGE_INPUT]
-    image_nodes = [*image_const_nodes, *hoisted]
+    types = _infer_types(image_nodes, image_inputs, frontier, graph, model)
+    if any(name not in types for name in frontier):
+        log.info("decoder split skipped: a type is unknown")
+        return None, model, frozenset()
+    integer = [name for name in frontier if types[name].type.tensor_type.elem_type not in _FLOAT_TYPES]
+    if integer:
+        copied = _closure(hoisted, integer)
+        kept = sorted([*kept, *copied], key=lambda n: order[tuple(n.output)])
+        frontier = [name for name in frontier if name not in integer]
+        kept_inputs = {name for node in kept for name in node.input}
+    frontier_info = [types[name] for name in frontier]
     used_by_image = {name for n in image_nodes for name in n.input}
-    used_by_step = {name for n in kept for name in n.input}
-    image_inits = [t for t in graph.initializer if t.name in used_by_image]
-    step_inits = [t for t in graph.initializer if t.name in used_by_step or t.name in graph_outputs]
-    placeholder = [helper.make_tensor_value_info(name, onnx.TensorProto.UNDEFINED, None) for name in frontier]
-    image_graph = helper.make_graph(image_nodes, "image_part", image_inputs, placeholder, image_inits)
+    used_by_step = kept_inputs
+    image_graph = helper.make_graph(image_nodes, "image_part", image_inputs, frontier_info,
+                                    [t for t in graph.initializer if t.name in used_by_image])
     image_model = helper.make_model(image_graph, opset_imports=list(model.opset_import), ir_version=model.ir_version)
-    inferred = onnx.shape_inference.infer_shapes(image_model)
-    types = {v.name: v for v in [*inferred.graph.value_info, *inferred.graph.output, *inferred.graph.input]}
-    frontier_info = []
-    batch_dim = _first_dim(next(i for i in graph.input if i.name == IMAGE_INPUT))
-    batched = set()
-    for name in frontier:
-        info = types.get(name)
-        if info is None or not info.type.tensor_type.elem_type:
-            log.info("decoder split skipped: the type of %s is unknown", name)
-            return None, model, frozenset()
-        frontier_info.append(info)
-        if batch_dim and len(info.type.tensor_type.shape.dim) >= 2 and _first_dim(info) == batch_dim:
-            batched.add(name)
-    del image_model.graph.output[:]
-    image_model.graph.output.extend(frontier_info)
-    # The step part still takes the image features when a per-token node reads them directly.
+    drop_dead_nodes(image_model)
+    # The step part still takes the image features when a per-token node reads them (or their shape).
     step_inputs = [i for i in graph.input if i.name != IMAGE_INPUT or IMAGE_INPUT in kept_inputs] + frontier_info
-    step_graph = helper.make_graph(kept, "step_part", step_inputs, list(graph.output), step_inits)
+    step_graph = helper.make_graph(kept, "step_part", step_inputs, list(graph.output),
+                                   [t for t in graph.initializer if t.name in used_by_step or t.name in graph_outputs])
     step_model = helper.make_model(step_graph, opset_imports=list(model.opset_import), ir_version=model.ir_version)
+    batched = _batched_outputs(image_model, frontier)
     log.debug("decoder split: %d nodes run once per picture, %d per token", len(hoisted), len(kept))
-    return image_model, step_model, frozenset(batched)
+    return image_model, step_model, batched
+
+
+def _infer_types(nodes: list[Any], inputs: list[Any], names: list[str], graph: Any, model: Any) -> dict[str, Any]:
+    """Value infos (type and shape) of ``names``, by onnx shape inference over ``nodes``."""
+    import onnx
+    from onnx import helper
+
+    placeholder = [helper.make_tensor_value_info(name, onnx.TensorProto.UNDEFINED, None) for name in names]
+    initializers = {name for n in nodes for name in n.input}
+    probe = helper.make_graph(nodes, "probe", inputs, placeholder,
+                              [t for t in graph.initializer if t.name in initializers])
+    inferred = onnx.shape_inference.infer_shapes(
+        helper.make_model(probe, opset_imports=list(model.opset_import), ir_version=model.ir_version)
+    )
+    infos = {v.name: v for v in [*inferred.graph.value_info, *inferred.graph.output]}
+    return {name: infos[name] for name in names if name in infos and infos[name].type.tensor_type.elem_type}
+
+
+def _batched_outputs(image_model: Any, names: list[str]) -> frozenset[str]:
+    """Outputs whose first axis follows the batch, found by running the image part on 1 and 2 tiny pictures."""
+    import numpy as np
+    import onnxruntime as ort
+
+    features = image_model.graph.input[0].type.tensor_type.shape.dim
+    width = features[2].dim_value if len(features) == 3 and features[2].dim_value else 0
+    if not width or not names:
+        return frozenset()
+    options = ort.SessionOptions()
+    options.log_severity_level = 3
+    try:
+        session = ort.InferenceSession(image_model.SerializeToString(), options, providers=["CPUExecutionProvider"])
+        shapes = [[o.shape for o in session.run(names, {IMAGE_INPUT: np.zeros((b, 2, width), np.float32)})]
+                  for b in (1, 2)]
+    except Exception as error:  # a graph that cannot run on a probe: recompute per batch instead
+        log.info("image part batch probe failed (%s)", error)
+        return frozenset()
+    return frozenset(n for n, one, two in zip(names, *shapes, strict=True) if one[:1] == (1,) and two[:1] == (2,))
 
 
 def _first_dim(info: Any) -> str:
