@@ -79,6 +79,10 @@ def run_people(args: argparse.Namespace) -> int:
 
 
 def _add(args: argparse.Namespace, settings: Any) -> int:
+    from pathlib import Path
+
+    import numpy as np
+
     from engine.capture import load_image
     from engine.faces import load_face_stage
     from engine.faces.gallery import FaceGallery, check_name
@@ -91,15 +95,13 @@ def _add(args: argparse.Namespace, settings: Any) -> int:
     for path in args.images:
         frame = load_image(path)
         faces = identifier.analyse(frame.image)
-        label = frame.origin.rsplit("/", 1)[-1] if frame.origin else path
+        label = Path(path).name
         chosen.append(_pick_face(faces, label, name, args.face))
     for face in chosen:
         other = face.match.name
         if other is not None and other.casefold() != name.casefold():
             print(f"Note: this face looks like {other}, who is already enrolled.", file=sys.stderr)
     thumbnails = [face.crop for face in chosen] if settings.keep_thumbnails else []
-    import numpy as np
-
     person = identifier.gallery.add(name, np.stack([face.embedding for face in chosen]), thumbnails)
     identifier.gallery.save()
     count = len(person.embeddings)
@@ -129,7 +131,10 @@ def _pick_face(faces: list[Any], label: str, name: str, wanted: int | None) -> A
     print(f"{label} shows {len(faces)} faces, numbered from the left:")
     for number, face in enumerate(faces, start=1):
         print(f"  {number}: {_where(face)}")
-    answer = input(f"Which face is {name}? Type its number: ").strip()
+    try:
+        answer = input(f"Which face is {name}? Type its number: ").strip()
+    except EOFError:
+        answer = ""
     if not answer.isdigit() or not 1 <= int(answer) <= len(faces):
         raise InputError("That is not one of the face numbers.", "Run the command again and type a number shown.")
     return faces[int(answer) - 1]
