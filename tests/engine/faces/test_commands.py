@@ -206,3 +206,24 @@ def test_a_damaged_people_file_is_reported_once_and_the_backup_used(main_cli, fa
     assert listed.stderr.count("\n") == 1 and "was damaged" in listed.stderr
     assert "previous copy (1 person)" in listed.stderr
     assert len(list(people_file().parent.glob("people.json.damaged-*"))) == 1
+
+
+def test_people_and_find_import_no_torch_transformers_or_qt(faces_dir, tmp_path, camera_scenes):
+    import subprocess
+    import sys
+
+    from tests.conftest import ROOT
+
+    video = write_video(tmp_path / "camera.avi", [camera_scenes["left"]] * 4)
+    script = (
+        "import sys, main\n"
+        f"assert main.main(['people', 'add', 'Paul', {str(faces_dir / 'paul_rudd.jpg')!r}]) == 0\n"
+        f"assert main.main(['find', 'Paul', '--webcam', {str(video)!r}, '--no-speech']) == 0\n"
+        "print(' '.join(sorted({m.split('.')[0] for m in sys.modules})))\n"
+    )
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, cwd=ROOT,
+                            env=dict(os.environ), timeout=300)
+    assert result.returncode == 0, result.stderr
+    loaded = set(result.stdout.splitlines()[-1].split())
+    assert "onnxruntime" in loaded  # the models really ran
+    assert not loaded & {"torch", "transformers", "optimum", "PySide6", "shiboken6"}
