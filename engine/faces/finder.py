@@ -23,6 +23,8 @@ log = logging.getLogger(__name__)
 
 # A place is announced only after this many frames in a row agree, so one odd frame never makes it speak.
 CONFIRM_FRAMES = 2
+# Out of sight this long, a person is announced again when they come back, even on the same side.
+LOST_AFTER_S = 5.0
 GUIDANCE = (
     "Look straight at the camera.",
     "Turn your head slightly to the left.",
@@ -51,7 +53,8 @@ def watch_for(
     timeout: float | None = None,
     clock: Callable[[], float] = time.monotonic,
 ) -> Iterator[Sighting]:
-    """Yield a `Sighting` when ``name`` first appears and again each time they move to another side.
+    """Yield a `Sighting` when ``name`` first appears, each time they move to another side, and when they come
+    back after `LOST_AFTER_S` seconds out of sight.
 
     Stops when ``frames`` end or ``timeout`` seconds have passed. ``name`` must be enrolled (`InputError`).
     """
@@ -60,21 +63,28 @@ def watch_for(
         raise InputError("Nobody by that name is enrolled.", "See who is enrolled with: people list")
     started = clock()
     announced: str | None = None
+    sightings = 0
     candidate: str | None = None
     streak = 0
+    last_seen = started
     for frame in frames:
-        if timeout is not None and clock() - started > timeout:
+        now = clock()
+        if timeout is not None and now - started > timeout:
             return
         seen = next((p for p in identifier.identify(frame.image) if p.name == person.name), None)
         if seen is None:
             streak = 0
+            if announced is not None and now - last_seen > LOST_AFTER_S:
+                announced = None  # gone a while: say where they are when they come back
             continue
+        last_seen = now
         place = seen.position
         streak = streak + 1 if place == candidate else 1
         candidate = place
         if streak >= CONFIRM_FRAMES and place != announced:
-            first = announced is None
+            first = not sightings
             announced = place
+            sightings += 1
             sentence = f"{person.name} is {placement.where(seen)}."
             log.info("found the person being looked for (%s)", "first sighting" if first else "moved")
             yield Sighting(sentence, seen, first)
