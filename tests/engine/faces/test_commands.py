@@ -227,3 +227,21 @@ def test_people_and_find_import_no_torch_transformers_or_qt(faces_dir, tmp_path,
     loaded = set(result.stdout.splitlines()[-1].split())
     assert "onnxruntime" in loaded  # the models really ran
     assert not loaded & {"torch", "transformers", "optimum", "PySide6", "shiboken6"}
+
+
+def test_thumbnails_only_with_the_setting_and_erased_with_the_person(main_cli, faces_dir):
+    from engine.settings import Settings
+
+    thumbnails = people_file().parent / "people-thumbnails"
+    _ok(main_cli("people", "add", "Paul", str(faces_dir / "paul_rudd.jpg")))
+    assert not thumbnails.exists() or not list(thumbnails.iterdir())  # no photo kept by default
+    settings = Settings.load()
+    settings.set("keep_thumbnails", True)
+    settings.save()
+    _ok(main_cli("people", "add", "Shea", str(faces_dir / "shea_whigham.jpg")))
+    (kept,) = thumbnails.iterdir()
+    assert kept.suffix == ".jpg" and kept.stat().st_size > 1000
+    if os.name == "posix":
+        assert stat.S_IMODE(kept.stat().st_mode) == 0o600
+    _ok(main_cli("people", "remove", "Shea"))
+    assert not list(thumbnails.iterdir())
