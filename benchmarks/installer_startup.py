@@ -1,6 +1,6 @@
 """Package sizes and start-up time of the frozen app next to running from source.
 
-Usage: ``.venv/bin/python benchmarks/installer_startup.py [--runs N]``
+Usage: ``.venv/bin/python benchmarks/installer_startup.py [--runs N] [--no-build]``
 
 Builds (or reuses) installer/dist/spacevoice and the .deb, then times, interleaved so that machine load hits
 both alike, ``spacevoice --help`` and ``spacevoice --self-test`` from the frozen folder and
@@ -44,9 +44,13 @@ def main() -> int:
     """Build or reuse the packages, time both ways of starting, print the table."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=5, help="runs of each command (default 5)")
+    parser.add_argument("--no-build", action="store_true",
+                        help="time the packages already in installer/dist even if the sources changed since")
     args = parser.parse_args()
-    for script in ("build_frozen.sh", "build_deb.sh"):
-        subprocess.run(["bash", str(ROOT / "installer" / script)], cwd=ROOT, check=True, stdout=subprocess.DEVNULL)
+    if not args.no_build:
+        for script in ("build_frozen.sh", "build_deb.sh"):
+            subprocess.run(["bash", str(ROOT / "installer" / script)], cwd=ROOT, check=True,
+                           stdout=subprocess.DEVNULL)
     debs = sorted((ROOT / "installer" / "dist").glob("spacevoice_*.deb"), key=lambda p: p.stat().st_mtime)
 
     with tempfile.TemporaryDirectory() as scratch:
@@ -72,9 +76,9 @@ def main() -> int:
     for label, frozen_s, source_s in rows:
         print(f"{label:<14} {frozen_s:9.2f} {source_s:9.2f} {frozen_s / source_s:14.2f}")
     print()
-    print(f"frozen folder  {mib(FROZEN):8.0f} MiB")
+    print(f"{'frozen folder':<28} {mib(FROZEN):6.0f} MiB")
     if debs:
-        print(f"{debs[-1].name:<14} {mib(debs[-1]):8.0f} MiB")
+        print(f"{debs[-1].name:<28} {mib(debs[-1]):6.0f} MiB")
     print(f"load average   {' '.join(f'{x:.2f}' for x in os.getloadavg())} ({os.cpu_count()} CPUs), {args.runs} runs")
     return 0
 
