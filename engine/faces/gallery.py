@@ -32,6 +32,7 @@ from engine.faces.storage import (
     serialize,
     set_aside,
     unit_rows,
+    writer_lock,
 )
 
 log = logging.getLogger(__name__)
@@ -69,6 +70,11 @@ class FaceGallery:
         self._pending_thumbnails: dict[str, np.ndarray] = {}  # written at save, so a failed enrolment leaves none
         self._scrub_backup = False
         self._dirty = False  # changed in memory since the last load or save
+        # For merging with another program's save (see `save`): names as last read or written, names this
+        # gallery added faces to, and names it removed or renamed away, all casefolded.
+        self._known: set[str] = set()
+        self._touched: set[str] = set()
+        self._gone: set[str] = set()
         self._stamp: tuple[int, int] | None = None  # (mtime, size) of the file as last read or written
 
     @property
@@ -117,11 +123,13 @@ class FaceGallery:
 
     def _read(self) -> None:
         self.people, self.problem = [], None
+        self._known, self._touched, self._gone = set(), set(), set()
         self._stamp = self._file_stamp()
         if self._stamp is None:
             return
         try:
             self.people = parse(self.path.read_bytes())
+            self._known = {p.name.casefold() for p in self.people}
             return
         except DataError:
             raise
@@ -143,6 +151,7 @@ class FaceGallery:
                 "no earlier copy could be read, so nobody is enrolled now. Enroll people again with: people add."
             )
         self._stamp = self._file_stamp()
+        self._known = {p.name.casefold() for p in self.people}
         log.warning("%s", self.problem)
 
     def find(self, name: str) -> Person | None:
@@ -164,6 +173,8 @@ class FaceGallery:
             self.people.append(person)
         person.embeddings = np.concatenate([person.embeddings, vectors])
         self._dirty = True
+        self._touched.add(name.casefold())
+        self._gone.discard(name.casefold())
         for image in thumbnails:
             file_name = f"{uuid.uuid4().hex}.jpg"
             self._pending_thumbnails[file_name] = np.ascontiguousarray(image)
@@ -177,6 +188,8 @@ class FaceGallery:
         self.people.remove(person)
         self._erased.append(person)
         self._scrub_backup = self._dirty = True
+        self._gone.add(person.name.casefold())
+        self._touched.discard(person.name.casefold())
         return person
 
     def rename(self, old: str, new: str) -> Person:
@@ -186,7 +199,10 @@ class FaceGallery:
         other = self.find(new)
         if other is not None and other is not person:
             raise InputError(f"{other.name} is already enrolled.", "Choose another name, or remove that person first.")
+        if person.name.casefold() != new.casefold():
+            self._gone.add(person.name.casefold())
         person.name = new
+        self._touched.add(new.casefold())
         self._scrub_backup = self._dirty = True  # the old name must not survive in the backup
         return person
 
@@ -194,6 +210,12 @@ class FaceGallery:
         """Write the gallery atomically, keeping the previous version as the backup (0600, private)."""
         if self.read_only:
             raise DataError(self.problem or "The file of enrolled people cannot be changed.", "")
+        with writer_lock(self.path):
+            self._save_locked()
+
+    def _save_locked(self) -> None:
+        if self._stamp != self._file_stamp():
+            self._merge_from_disk()  # another program saved since this gallery read the file
         data = serialize(self.people)
         remove_stale_temp_files(self.path)
         kept = {name for person in self.people for name in person.thumbnails}
@@ -217,7 +239,41 @@ class FaceGallery:
         self._erased = []
         self._scrub_backup = self._dirty = False
         self._stamp = self._file_stamp()
+        self._known = {p.name.casefold() for p in self.people}
+        self._touched, self._gone = set(), set()
         log.info("saved the people file (%s)", count_people(len(self.people)))
+
+    def _merge_from_disk(self) -> None:
+        """Fold another program's save into this one: its additions, removals and renames are kept, and so are
+        this gallery's own. A damaged file on disk is set aside first (never overwritten)."""
+        if not self.path.exists():
+            return
+        try:
+            theirs = parse(self.path.read_bytes())
+        except (OSError, ValueError, TypeError, KeyError):
+            log.warning("the people file was damaged by another program; set aside as %s", set_aside(self.path).name)
+            return
+        ours = {p.name.casefold(): p for p in self.people}
+        on_disk = {p.name.casefold() for p in theirs}
+        merged: list[Person] = []
+        for person in theirs:  # the file's order first: enrolment order stays stable
+            key = person.name.casefold()
+            if key in self._gone:
+                continue
+            mine = ours.get(key)
+            if mine is None:
+                merged.append(person)
+                continue
+            new_rows = [row for row in person.embeddings if not np.any(np.all(np.isclose(mine.embeddings, row), 1))]
+            if new_rows:
+                mine.embeddings = np.concatenate([mine.embeddings, np.stack(new_rows)])
+            mine.thumbnails += [t for t in person.thumbnails if t not in mine.thumbnails]
+            merged.append(mine)
+        # Ours that the file lacks: new here (kept), or only read here and since removed or renamed there (dropped).
+        merged += [p for p in self.people if (key := p.name.casefold()) not in on_disk
+                   and (key not in self._known or key in self._touched)]
+        self.people = merged
+        log.info("merged the people file saved meanwhile by another program")
 
     def match(self, embeddings: np.ndarray) -> list[Match]:
         """For each unit embedding (N, 128): the best person above the threshold and margin, else ``None``."""

@@ -193,3 +193,40 @@ def test_a_running_stage_sees_people_enrolled_by_another_program(photos):
     again.remove("Paul")
     again.save()
     assert [p.name for p in stage.identify(photos["paul_rudd"])] == [None]
+
+
+def test_two_programs_saving_keep_each_others_changes():
+    _saved("Mia")
+    tray, command = FaceGallery.load(), FaceGallery.load()  # both read the same file
+    tray.add("Tom", _vectors(1, 1))
+    tray.save()
+    command.add("Ann", _vectors(1, 2))
+    command.save()
+    assert FaceGallery.load().names() == ["Mia", "Tom", "Ann"]
+    tray.remove("Mia")  # the tray has not seen Ann
+    tray.save()
+    assert FaceGallery.load().names() == ["Tom", "Ann"]
+    command.rename("Ann", "Anna")  # the command still holds Mia, which the tray removed
+    command.save()
+    assert sorted(FaceGallery.load().names()) == ["Anna", "Tom"]
+    backup = people_file().with_name("people.json.bak").read_text()
+    assert "Mia" not in backup and '"Ann"' not in backup
+
+
+_ADDER = """
+import sys, numpy as np
+from engine.faces.gallery import FaceGallery
+gallery = FaceGallery.load()
+rng = np.random.default_rng(abs(hash(sys.argv[1])) % 1000)
+for step in range(12):
+    gallery.add(f"{sys.argv[1]} {step}", rng.normal(size=(1, 128)))
+    gallery.save()
+"""
+
+
+def test_concurrent_writers_lose_nobody():
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    writers = [subprocess.Popen([sys.executable, "-c", _ADDER, prefix], cwd=ROOT, env=env) for prefix in "AB"]
+    assert [w.wait(120) for w in writers] == [0, 0]
+    names = FaceGallery.load().names()
+    assert sorted(names) == sorted(f"{prefix} {step}" for prefix in "AB" for step in range(12))
