@@ -9,6 +9,7 @@ change rebuilds. CI starts from a clean clone and always builds.
 from __future__ import annotations
 
 import configparser
+import json
 import os
 import shutil
 import subprocess
@@ -199,3 +200,32 @@ def test_unpacked_app_shows_its_tray_icon_and_answers_triggers(unpacked: Path, x
             tray.kill()
             _, stderr = tray.communicate()
     assert "Traceback" not in stderr and "qt.qpa" not in stderr, stderr
+
+
+@pytest.fixture(scope="session")
+def tiny_captioner_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A tiny random-weight ViT + GPT-2 captioner exported with Optimum (the export extra builds it)."""
+    pytest.importorskip("optimum.exporters.onnx", reason="the export extra is not installed")
+    from tests.tiny_captioner import build_tiny_captioner
+
+    return build_tiny_captioner(tmp_path_factory.mktemp("frozen-captioner"))[1]
+
+
+def test_unpacked_app_captions_with_a_model_the_user_installed(unpacked: Path, tiny_captioner_folder: Path,
+                                                                tmp_path: Path) -> None:
+    # The frozen app has no torch: the caption must come from the lean onnxruntime + tokenizers path.
+    home = tmp_path / "home"
+    (home / "config").mkdir(parents=True)
+    (home / "config" / "settings.json").write_text(
+        json.dumps({"captioner": str(tiny_captioner_folder), "include_people": False, "include_text": False}),
+        encoding="utf-8")
+    done = subprocess.run(
+        [str(unpacked / "opt/spacevoice/spacevoice"), "describe", "--image",
+         str(ROOT / "resources/samples/astronaut.png"), "--json", "--no-speech"],
+        capture_output=True, text=True, timeout=300, cwd=tmp_path,
+        env={**clean_environment(tmp_path), "SPACEVOICE_HOME": str(home)},
+    )
+    assert done.returncode == 0, done.stderr
+    result = json.loads(done.stdout)
+    assert isinstance(result["caption"], str) and result["caption"].strip()
+    assert result["warnings"] == [] and "caption" in result["timings_ms"]
