@@ -252,11 +252,23 @@ def check_providers(state: dict[str, Any]) -> str:
     return f"onnxruntime {onnxruntime.__version__}: {', '.join(available)}"
 
 
+def check_desktop(state: dict[str, Any]) -> str:
+    """Qt and its platform plugin load (the tray app's libraries); skipped where there is no display."""
+    if sys.platform.startswith("linux") and not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):
+        return "skipped: no display"
+    from PySide6.QtWidgets import QApplication, QSystemTrayIcon
+
+    app = QApplication.instance() or QApplication([sys.argv[0]])
+    tray = "a tray" if QSystemTrayIcon.isSystemTrayAvailable() else "no tray (SpaceVoice opens a window instead)"
+    return f"Qt platform {app.platformName()}, {tray}"  # type: ignore[attr-defined]
+
+
 CHECKS: tuple[tuple[str, Callable[[dict[str, Any]], str]], ...] = (
     ("providers", check_providers),
     ("embedded models", check_embedded_models),
     ("describe sample", check_describe),
     ("system voice", check_system_voice),
+    ("desktop", check_desktop),
     ("runtime only", check_runtime_only),
 )
 

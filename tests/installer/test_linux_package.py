@@ -116,7 +116,7 @@ def test_unpacked_app_passes_its_self_test_without_the_source_tree(unpacked: Pat
     assert done.returncode == 0, done.stdout + done.stderr
     assert done.stderr == ""
     assert "self-test passed" in done.stdout
-    for check in ("providers", "embedded models", "describe sample", "system voice", "runtime only"):
+    for check in ("providers", "embedded models", "describe sample", "system voice", "desktop", "runtime only"):
         assert any(line.startswith("ok") and check in line for line in done.stdout.splitlines()), done.stdout
     seconds, level = wav_speech_level(wav)
     assert seconds > 0.5 and level > 0.01
