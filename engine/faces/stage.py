@@ -59,7 +59,7 @@ class FaceIdentifier:
         self.gallery.refresh()
         if not self.gallery.people:
             # Nobody enrolled: every face is someone I don't know, and embedding them (the costly part,
-            # ~35 ms of CPU a face) would change nothing.
+            # ~20 ms of CPU a face) would change nothing.
             image = np.ascontiguousarray(image)
             unknown = Match(None, 0.0, 0.0)
             return [_seen(face, unknown, image.shape[1]) for face in self.detector.detect(image)]
