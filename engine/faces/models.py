@@ -130,8 +130,9 @@ def _expand_prelu(nodes: list[Any], constants: dict[str, Any], initializers: lis
             continue
         x, slope_name = node.input
         out = node.output[0]
-        slope = numpy_helper.to_array(constants[slope_name]).astype(np.float32)
-        extra.append(numpy_helper.from_array(slope - 1.0, f"{slope_name}_minus_one"))
+        if not any(init.name == f"{slope_name}_minus_one" for init in extra):  # a slope may be shared
+            slope = numpy_helper.to_array(constants[slope_name]).astype(np.float32)
+            extra.append(numpy_helper.from_array(slope - 1.0, f"{slope_name}_minus_one"))
         rewritten += [
             helper.make_node("Min", [x, zero.name], [f"{out}_negative_part"]),
             helper.make_node("Mul", [f"{out}_negative_part", f"{slope_name}_minus_one"], [f"{out}_scaled"]),
