@@ -189,7 +189,11 @@ class Captioner:
         pixels = self.preprocess(image)
         with self._lock:
             features = self.encoder.run(None, {"pixel_values": pixels})[0]
-            return generate(_CachedDecoder(self, features), settings)
+            generated = generate(_CachedDecoder(self, features), settings)
+        # The caption's scratch memory (cache, activations) is freed now; hand it back rather than keep it
+        # resident between presses of the hotkey (costs well under a millisecond).
+        _return_freed_memory()
+        return generated
 
     def caption(self, image: np.ndarray) -> Caption:
         """Caption ``image``; confidence is the mean probability of the chosen tokens."""
