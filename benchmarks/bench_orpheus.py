@@ -133,16 +133,25 @@ def scale_to_28_layers(rate: float, layers: int) -> float:
     return rate * (head + layers * layer) / (head + REAL_LAYERS * layer)
 
 
+def ensure_snac() -> Path:
+    """The full-size random-weight SNAC decoder (shared with bench_snac.py), exported once."""
+    folder = CACHE / "snac_24khz"
+    if not (folder / "decoder_model.onnx").is_file():
+        from engine.models.export_snac import export_snac
+
+        export_snac(folder, seed=0)
+    return folder
+
+
 def show_choice(folder: Path, threads: int) -> None:
     """Run the automatic voice choice here with this (lighter than real) Orpheus and the full-size SNAC."""
-    from benchmarks.bench_snac import ensure_decoder
     from engine.settings import Settings
     from engine.speech.choice import choose_speaker
     from engine.speech.orpheus import OrpheusSpeaker
 
     with tempfile.TemporaryDirectory() as home:
         os.environ["SPACEVOICE_HOME"] = home  # a fresh probe, not a remembered one
-        speaker = OrpheusSpeaker(llm_dir=folder, snac_dir=ensure_decoder(), device="cpu", threads=threads)
+        speaker = OrpheusSpeaker(llm_dir=folder, snac_dir=ensure_snac(), device="cpu", threads=threads)
         factor = speaker.realtime_factor(3.0)
         chain = choose_speaker(Settings(), "auto", orpheus=speaker, speak_notices=False)
         voices = [s.name for s in chain.voices]

@@ -53,7 +53,8 @@ def one_shot(decoder: SnacDecoder, codes: np.ndarray) -> dict:
 def ours(decoder: SnacDecoder, codes: np.ndarray) -> dict:
     """Our streaming decoder, fed frame by frame."""
     stream = StreamingSnacDecoder(decoder)
-    chunks, first_frames, first_ms, total = [], 0, 0.0, 0.0
+    chunks: list[np.ndarray] = []
+    first_frames, first_ms, total = 0, 0.0, 0.0
     for index, frame in enumerate(codes, start=1):
         start = time.perf_counter()
         chunk = stream.push(frame)
@@ -73,7 +74,8 @@ def ours(decoder: SnacDecoder, codes: np.ndarray) -> dict:
 
 def upstream(decoder: SnacDecoder, codes: np.ndarray) -> dict:
     """orpheus-tts' recipe: every 7 new tokens, once 28 exist, decode the last 28 and keep samples 2048..4096."""
-    chunks, first_ms, total = [], 0.0, 0.0
+    chunks: list[np.ndarray] = []
+    first_ms, total = 0.0, 0.0
     for count in range(4, len(codes) + 1):
         start = time.perf_counter()
         audio = decoder.decode(codes[count - 4 : count])

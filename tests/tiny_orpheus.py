@@ -18,7 +18,9 @@ from engine.speech.sampling import AUDIO_TOKEN_BASE, CODEBOOK_SIZE, END_OF_SPEEC
 #: Same rates and codebooks as the real 24 kHz SNAC (so 2048 samples per frame and the same receptive field),
 #: far fewer channels.
 TINY_SNAC_CONFIG = {**SNAC_24KHZ_CONFIG, "encoder_dim": 8, "decoder_dim": 64}
-TINY_LLAMA = {"hidden_size": 64, "num_layers": 2, "num_heads": 4, "num_kv_heads": 2, "intermediate_size": 128}
+TINY_LLAMA: dict[str, Any] = {
+    "hidden_size": 64, "num_layers": 2, "num_heads": 4, "num_kv_heads": 2, "intermediate_size": 128,
+}
 _CORPUS = [
     "The quick brown fox jumps over the lazy dog.",
     "Hello there, how are you today? I am fine, thank you.",
@@ -79,7 +81,7 @@ def slot_restriction_processor(prompt_length: int, *, allow_stop: bool = True) -
     from transformers import LogitsProcessor
 
     class SlotRestriction(LogitsProcessor):
-        def __call__(self, input_ids: torch.LongTensor, scores: torch.FloatTensor) -> torch.FloatTensor:
+        def __call__(self, input_ids: Any, scores: Any) -> Any:
             slot = (input_ids.shape[1] - prompt_length) % SLOTS
             start = AUDIO_TOKEN_BASE + slot * CODEBOOK_SIZE
             mask = torch.full_like(scores, float("-inf"))
@@ -98,7 +100,7 @@ def numpy_sampler_processor(sampler: SlotSampler, prompt_length: int) -> Any:
     from transformers import LogitsProcessor
 
     class ReplaySampler(LogitsProcessor):
-        def __call__(self, input_ids: torch.LongTensor, scores: torch.FloatTensor) -> torch.FloatTensor:
+        def __call__(self, input_ids: Any, scores: Any) -> Any:
             step = input_ids.shape[1] - prompt_length
             token = sampler.choose(scores[0].detach().float().numpy().astype(np.float32), step)
             chosen = torch.full_like(scores, float("-inf"))
