@@ -169,7 +169,10 @@ class OrpheusSpeaker:
         llm, snac = self._folders()
         if not (llm / "tokenizer.json").is_file():
             raise ModelError(f"The Orpheus tokenizer is missing from {llm}.", "Run: main.py models verify")
-        self._tokenizer = Tokenizer.from_file(str(llm / "tokenizer.json"))
+        try:
+            self._tokenizer = Tokenizer.from_file(str(llm / "tokenizer.json"))
+        except Exception as error:  # tokenizers raises a bare Exception on a damaged file
+            raise ModelError(f"The Orpheus tokenizer in {llm} is damaged.", "Run: main.py models verify") from error
         self._snac = SnacDecoder(snac, device=self.device, threads=self.threads)
         self._lm = OrpheusLM(llm, device=self.device, threads=self.threads, model_file=self.llm_file)
 
@@ -234,9 +237,17 @@ class OrpheusSpeaker:
         """Speed probe: generate (and decode) for about ``seconds`` and return audio seconds made per second.
 
         1.0 means Orpheus keeps up with real time (~82 tokens/s); below 1 playback would stall. The model load and
-        the first (prompt) step are not timed.
+        the first (prompt) step are not timed. A failure raises `OrpheusFailed` (or the load's `ModelError`).
         """
         self.load()
+        try:
+            return self._probe(seconds)
+        except SpaceVoiceError:
+            raise
+        except Exception as error:
+            raise OrpheusFailed("The Orpheus voice failed its speed test.", "The system voice is used.") from error
+
+    def _probe(self, seconds: float) -> float:
         sampler = SlotSampler(self.sampling)
         stream = StreamingSnacDecoder(self._snac)
         assembler = FrameAssembler(SpeechStats())

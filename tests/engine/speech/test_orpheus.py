@@ -212,6 +212,8 @@ def test_failure_mid_sentence_raises_for_the_fallback(models: tuple[Path, Path])
     with pytest.raises(OrpheusFailed) as caught:
         list(speaker.synthesize("This will fail."))
     assert "system voice" in str(caught.value)
+    with pytest.raises(OrpheusFailed):  # the speed probe fails the same catchable way
+        speaker.realtime_factor(0.2)
 
 
 def test_realtime_probe_measures_tokens_per_second(models: tuple[Path, Path]) -> None:
