@@ -30,8 +30,7 @@ from engine.errors import ModelError
 log = logging.getLogger(__name__)
 
 IMAGE_INPUT = "encoder_hidden_states"
-FORMAT_VERSION = "5"
-_FLOAT_TYPES = {1, 10, 11, 16}  # float, float16, double, bfloat16
+FORMAT_VERSION = "6"
 _QUANTIZED_OPS = {"DynamicQuantizeMatMul", "MatMulInteger", "DynamicQuantizeLinear", "QGemm", "QLinearMatMul"}
 _DAMAGED_HINT = "Download it again with: main.py models download NAME, or check it with: main.py models verify"
 
@@ -101,9 +100,9 @@ def _has_subgraph(node: Any) -> bool:
 def split_decoder_model(model: Any) -> tuple[Any | None, Any, frozenset[str]]:
     """Split a KV-cache decoder into (image part or None, step part, batched image-part outputs).
 
-    Integer results (shapes, such as the batch size) are not passed across: the few shape nodes that make them
-    are copied into the step part, which then reads the image features' shape itself. So every image-part output
-    is a float tensor with the batch first, which beam search can repeat per beam instead of recomputing.
+    Some image-part outputs are shapes (they hold the batch size, and often come from the shape of the
+    cross-attention keys themselves, so they cannot be recomputed cheaply in the step part): they are passed
+    across like the rest. Beam search then reruns the image part for all beams (see `_batched_outputs`).
     """
     from onnx import helper
 
@@ -117,8 +116,6 @@ def split_decoder_model(model: Any) -> tuple[Any | None, Any, frozenset[str]]:
     # static: derives from the image features (and weights) only; const: from weights only.
     static: set[str] = {IMAGE_INPUT}
     const: set[str] = set(initializer_names) | {""}
-    # Nodes are ordered by their outputs (unique names): protobuf hands out new wrapper objects on each access.
-    order = {tuple(node.output): index for index, node in enumerate(graph.node)}
     hoisted: list[Any] = []
     kept: list[Any] = []
     for node in graph.node:
@@ -145,12 +142,6 @@ def split_decoder_model(model: Any) -> tuple[Any | None, Any, frozenset[str]]:
     if any(name not in types for name in frontier):
         log.info("decoder split skipped: a type is unknown")
         return None, model, frozenset()
-    integer = [name for name in frontier if types[name].type.tensor_type.elem_type not in _FLOAT_TYPES]
-    if integer:
-        copied = _closure(hoisted, integer)
-        kept = sorted([*kept, *copied], key=lambda n: order[tuple(n.output)])
-        frontier = [name for name in frontier if name not in integer]
-        kept_inputs = {name for node in kept for name in node.input}
     frontier_info = [types[name] for name in frontier]
     used_by_image = {name for n in image_nodes for name in n.input}
     used_by_step = kept_inputs
