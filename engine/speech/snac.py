@@ -15,7 +15,8 @@ or overlapped at playback, so there are no clicks.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -119,11 +120,13 @@ class SnacDecoder:
 
 @dataclass
 class StreamStats:
-    """What one stream cost: frames received, frames run through the decoder, decoder calls."""
+    """What one stream cost: frames received, frames run through the decoder, decoder calls (and how many of them
+    were decoded early to keep playback going)."""
 
     frames_in: int = 0
     frames_decoded: int = 0
     chunks: int = 0
+    early_chunks: int = 0
 
     @property
     def work_ratio(self) -> float:
@@ -137,6 +140,11 @@ class StreamingSnacDecoder:
     The first chunk (``first_chunk`` frames) is decoded as soon as ``first_chunk + first_lookahead`` frames exist
     (2 by default). Each later chunk is ``growth`` times the previous one, up to ``max_chunk`` frames, decoded with
     ``left_context`` frames before it and ``lookahead`` frames after it. `finish` decodes the rest.
+
+    With ``adaptive`` (the default), a chunk is also decoded early, with the frames there are, when the audio
+    already handed out would run out before the next frame arrives: it assumes playback started with the first
+    chunk and runs on, and measures how fast frames arrive (``clock``; tests pass their own). With generation well
+    ahead of real time this rarely triggers; close to real time it trades decoder work for no gaps in playback.
     """
 
     def __init__(
@@ -149,6 +157,9 @@ class StreamingSnacDecoder:
         first_lookahead: int = 1,
         growth: int = 4,
         max_chunk: int = 32,
+        adaptive: bool = True,
+        margin: float = 0.05,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         if first_chunk < 1 or max_chunk < first_chunk or growth < 1:
             raise ValueError("chunk sizes and growth must be positive")
@@ -168,6 +179,11 @@ class StreamingSnacDecoder:
         # The last decode's window and audio: when the stream ends right after it, its lookahead samples were
         # decoded against the true end of the codes, exactly as one-shot decoding sees it, so they are reused.
         self._last: tuple[int, int, np.ndarray] | None = None
+        self.adaptive = adaptive
+        self.margin = margin
+        self.clock = clock
+        self._first_push: float | None = None
+        self._first_audio: float | None = None
 
     def push(self, frame: np.ndarray) -> np.ndarray | None:
         """Add one 7-code frame; return the next chunk of samples when one is ready, else ``None``."""
@@ -175,13 +191,35 @@ class StreamingSnacDecoder:
         self.clamped_codes += bad
         self._frames.append(codes[0])
         self.stats.frames_in += 1
+        now = self.clock()
+        if self._first_push is None:
+            self._first_push = now
         lookahead = self.first_lookahead if self._emitted == 0 else self.lookahead
-        if len(self._frames) - self._emitted < self._next_chunk + lookahead:
+        ready = len(self._frames) - self._emitted - lookahead  # frames decodable with their full lookahead
+        if ready >= self._next_chunk:
+            end = self._emitted + self._next_chunk
+            self._next_chunk = min(self._next_chunk * self.growth, self.max_chunk)
+        elif ready >= 1 and self._starving(now):
+            end = self._emitted + ready
+            self.stats.early_chunks += 1
+        else:
             return None
-        end = self._emitted + self._next_chunk
         chunk = self._decode(end, min(len(self._frames), end + lookahead))
-        self._next_chunk = min(self._next_chunk * self.growth, self.max_chunk)
+        if self._first_audio is None:
+            self._first_audio = now
         return chunk
+
+    def _starving(self, now: float) -> bool:
+        """Would the audio handed out so far run dry before the next frame arrives (plus ``margin`` to decode)?
+
+        Deciding at the last moment makes each early chunk as large as the frames allow.
+        """
+        if not self.adaptive or self._first_audio is None or self._first_push is None:
+            return False
+        frame_seconds = SAMPLES_PER_FRAME / SAMPLE_RATE
+        left = self._emitted * frame_seconds - (now - self._first_audio)
+        interval = (now - self._first_push) / max(1, self.stats.frames_in - 1)
+        return left < interval + self.margin
 
     def finish(self) -> np.ndarray:
         """Decode and return every sample not yet returned (empty when there is none)."""

@@ -13,6 +13,7 @@ from engine.speech.snac import (
     SAMPLES_PER_FRAME,
     SnacDecoder,
     StreamingSnacDecoder,
+    StreamStats,
     clamp_codes,
     find_decoder,
     frames_to_levels,
@@ -78,7 +79,7 @@ def test_levels_follow_orpheus_layout() -> None:
 def test_stream_starts_after_two_frames_and_equals_one_shot(decoder: SnacDecoder) -> None:
     codes = _codes(40, seed=3)
     one_shot = decoder.decode(codes)
-    stream = StreamingSnacDecoder(decoder)
+    stream = StreamingSnacDecoder(decoder, adaptive=False)  # the fixed schedule (frames arrive at once here)
     chunks, ready_after = [], []
     for index, frame in enumerate(codes, start=1):
         chunk = stream.push(frame)
@@ -104,16 +105,51 @@ def test_stream_starts_after_two_frames_and_equals_one_shot(decoder: SnacDecoder
 
 def test_streaming_work_is_far_below_the_upstream_window(decoder: SnacDecoder) -> None:
     codes = _codes(60, seed=4)
-    stream = StreamingSnacDecoder(decoder)
+    stream = StreamingSnacDecoder(decoder, adaptive=False)
     before = decoder.frames_decoded
     list(stream.stream(iter(codes)))
     ours = (decoder.frames_decoded - before) / len(codes)
     assert ours == pytest.approx(stream.stats.work_ratio)
     assert ours <= 1.3  # upstream's 28-token window decodes 4 frames per frame played
     for frames in (12, 15, 20, 26, 33):  # any utterance of 1 s or more stays within 1.5x
-        stream = StreamingSnacDecoder(decoder)
+        stream = StreamingSnacDecoder(decoder, adaptive=False)
         audio = np.concatenate(list(stream.stream(iter(_codes(frames, seed=frames)))))
         assert len(audio) == frames * SAMPLES_PER_FRAME and stream.stats.work_ratio <= 1.5
+
+
+def _play(
+    decoder: SnacDecoder, codes: np.ndarray, speed: float, adaptive: bool
+) -> tuple[float, StreamStats, np.ndarray]:
+    """Frames arrive at ``speed`` x real time (a simulated clock); a player starts with the first chunk and plays
+    each chunk as soon as it has one. Returns the seconds of silence after playback began, the stream's stats and
+    the audio."""
+    frame_seconds = SAMPLES_PER_FRAME / 24000
+    now = [0.0]
+    stream = StreamingSnacDecoder(decoder, adaptive=adaptive, clock=lambda: now[0])
+    arrivals: list[tuple[float, np.ndarray]] = []
+    for index, frame in enumerate(codes, start=1):
+        now[0] = index * frame_seconds / speed
+        chunk = stream.push(frame)
+        if chunk is not None:
+            arrivals.append((now[0], chunk))
+    arrivals.append((now[0], stream.finish()))
+    playing_until, silence = arrivals[0][0], 0.0
+    for at, chunk in arrivals:
+        silence += max(0.0, at - playing_until)
+        playing_until = max(playing_until, at) + len(chunk) / 24000
+    return silence, stream.stats, np.concatenate([chunk for _, chunk in arrivals])
+
+
+def test_adaptive_stream_keeps_playing_when_generation_is_near_real_time(decoder: SnacDecoder) -> None:
+    codes = _codes(60, seed=9)
+    one_shot = decoder.decode(codes)
+    fixed_silence, _, _ = _play(decoder, codes, 2.0, adaptive=False)
+    silence, stats, audio = _play(decoder, codes, 2.0, adaptive=True)
+    assert fixed_silence > 0.2  # big fixed chunks leave the listener waiting at 2x real time
+    assert silence == 0.0 and stats.early_chunks > 0 and stats.work_ratio <= 1.5
+    assert np.abs(audio - one_shot)[SAMPLES_PER_FRAME:].max() < MAX_ERROR_AFTER_FIRST_CHUNK
+    _, fast, _ = _play(decoder, codes, 50.0, adaptive=True)  # far ahead of real time: the plain schedule
+    assert fast.early_chunks == 0 and fast.work_ratio < stats.work_ratio
 
 
 def test_out_of_range_codes_are_clamped_and_counted_never_dropped(decoder: SnacDecoder) -> None:
