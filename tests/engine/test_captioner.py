@@ -334,3 +334,24 @@ def test_describe_says_the_caption_of_a_model_exported_into_the_store(
     expected = load_captioner(Settings({"captioner": "tiny-captioner"})).caption(load_image(str(picture)).image)
     assert result["caption"] == expected.text
     assert result["timings_ms"]["caption"] > 0
+
+
+@pytest.mark.parametrize("source", ["decoder_with_past_model.onnx", "decoder_model_merged.onnx"])
+def test_per_token_part_never_redoes_the_image_work(tiny_captioner_dir: Path, tmp_path: Path, source: str) -> None:
+    """The cross-attention weights live only in the once-per-picture part: no per-token recompute, no copies."""
+    import onnx
+
+    from engine.captioner.graphs import prepare_decoder
+
+    prepared = prepare_decoder(tiny_captioner_dir / source, tmp_path)
+    assert isinstance(prepared.image_part, Path) and isinstance(prepared.step_part, Path)
+
+    def weights(path: Path) -> set[str]:
+        model = onnx.load(str(path))
+        return {t.name for t in model.graph.initializer if np.prod(t.dims) >= 32 * 32}
+
+    image_weights, step_weights = weights(prepared.image_part), weights(prepared.step_part)
+    assert any("crossattention" in name for name in image_weights), image_weights
+    assert not image_weights & step_weights
+    step = onnx.load(str(prepared.step_part))
+    assert not any("crossattention.c_attn" in name for node in step.graph.node for name in node.input)
