@@ -20,7 +20,7 @@ import hashlib
 import json
 import logging
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -30,9 +30,22 @@ from engine.errors import ModelError
 log = logging.getLogger(__name__)
 
 IMAGE_INPUT = "encoder_hidden_states"
-FORMAT_VERSION = "6"
+FORMAT_VERSION = "7"
 _QUANTIZED_OPS = {"DynamicQuantizeMatMul", "MatMulInteger", "DynamicQuantizeLinear", "QGemm", "QLinearMatMul"}
 _DAMAGED_HINT = "Download it again with: main.py models download NAME, or check it with: main.py models verify"
+
+
+@dataclass(frozen=True)
+class BatchLayout:
+    """How the image-part outputs follow the batch: repeated along axis 0, fixed, or shapes with batch entries."""
+
+    batched: frozenset[str] = frozenset()
+    fixed: frozenset[str] = frozenset()
+    entries: dict[str, tuple[int, ...]] = field(default_factory=dict)
+
+    def covers(self, names: Iterable[str]) -> bool:
+        """True when every output in ``names`` can be derived for any batch from the batch-of-one run."""
+        return all(n in self.batched or n in self.fixed or n in self.entries for n in names)
 
 
 @dataclass(frozen=True)
@@ -40,12 +53,12 @@ class PreparedDecoder:
     """The decoder, split: ``image_part`` (run once per picture) and ``step_part`` (run per token).
 
     ``image_part`` is ``None`` when nothing could be hoisted; then ``step_part`` still takes
-    ``encoder_hidden_states`` directly. ``batched`` names the image-part outputs whose first axis is the batch.
+    ``encoder_hidden_states`` directly. ``layout`` says how the image-part outputs follow the batch.
     """
 
     image_part: Path | bytes | None
     step_part: Path | bytes
-    batched: frozenset[str]
+    layout: BatchLayout
     quantized: bool = False
 
 
@@ -97,12 +110,12 @@ def _has_subgraph(node: Any) -> bool:
     return any(a.HasField("g") or len(a.graphs) > 0 for a in node.attribute)
 
 
-def split_decoder_model(model: Any) -> tuple[Any | None, Any, frozenset[str]]:
-    """Split a KV-cache decoder into (image part or None, step part, batched image-part outputs).
+def split_decoder_model(model: Any) -> tuple[Any | None, Any, BatchLayout]:
+    """Split a KV-cache decoder into (image part or None, step part, how the image part follows the batch).
 
     Some image-part outputs are shapes (they hold the batch size, and often come from the shape of the
     cross-attention keys themselves, so they cannot be recomputed cheaply in the step part): they are passed
-    across like the rest. Beam search then reruns the image part for all beams (see `_batched_outputs`).
+    across like the rest. Beam search adapts them per beam (see `_batch_layout`).
     """
     from onnx import helper
 
@@ -112,7 +125,7 @@ def split_decoder_model(model: Any) -> tuple[Any | None, Any, frozenset[str]]:
         raise ModelError("The decoder does not take the picture's features; it is not a captioner.", _DAMAGED_HINT)
     if any(_has_subgraph(node) for node in graph.node):
         # Subgraphs can read outer names implicitly; splitting them safely is not worth the complexity.
-        return None, model, frozenset()
+        return None, model, BatchLayout()
     # static: derives from the image features (and weights) only; const: from weights only.
     static: set[str] = {IMAGE_INPUT}
     const: set[str] = set(initializer_names) | {""}
@@ -129,7 +142,7 @@ def split_decoder_model(model: Any) -> tuple[Any | None, Any, frozenset[str]]:
             kept.append(node)
             const.update(node.output)
     if not hoisted:
-        return None, model, frozenset()
+        return None, model, BatchLayout()
     kept_inputs = {name for node in kept for name in node.input}
     graph_outputs = {o.name for o in graph.output}
     frontier = [t for t in dict.fromkeys(o for n in hoisted for o in n.output) if t in kept_inputs | graph_outputs]
@@ -141,7 +154,7 @@ def split_decoder_model(model: Any) -> tuple[Any | None, Any, frozenset[str]]:
     types = _infer_types(image_nodes, image_inputs, frontier, graph, model)
     if any(name not in types for name in frontier):
         log.info("decoder split skipped: a type is unknown")
-        return None, model, frozenset()
+        return None, model, BatchLayout()
     frontier_info = [types[name] for name in frontier]
     used_by_image = {name for n in image_nodes for name in n.input}
     used_by_step = kept_inputs
@@ -154,9 +167,9 @@ def split_decoder_model(model: Any) -> tuple[Any | None, Any, frozenset[str]]:
     step_graph = helper.make_graph(kept, "step_part", step_inputs, list(graph.output),
                                    [t for t in graph.initializer if t.name in used_by_step or t.name in graph_outputs])
     step_model = helper.make_model(step_graph, opset_imports=list(model.opset_import), ir_version=model.ir_version)
-    batched = _batched_outputs(image_model, frontier)
+    layout = _batch_layout(image_model, frontier)
     log.debug("decoder split: %d nodes run once per picture, %d per token", len(hoisted), len(kept))
-    return image_model, step_model, batched
+    return image_model, step_model, layout
 
 
 def _infer_types(nodes: list[Any], inputs: list[Any], names: list[str], graph: Any, model: Any) -> dict[str, Any]:
@@ -175,25 +188,43 @@ def _infer_types(nodes: list[Any], inputs: list[Any], names: list[str], graph: A
     return {name: infos[name] for name in names if name in infos and infos[name].type.tensor_type.elem_type}
 
 
-def _batched_outputs(image_model: Any, names: list[str]) -> frozenset[str]:
-    """Outputs whose first axis follows the batch, found by running the image part on 1 and 2 tiny pictures."""
+def _batch_layout(image_model: Any, names: list[str]) -> BatchLayout:
+    """How each image-part output depends on the batch, found by running it on 1, 2 and 3 tiny pictures.
+
+    Beam search needs the outputs for several copies of one picture: a batched output is repeated, a fixed one
+    reused, and a shape whose entries equal the batch size gets those entries set. Anything else is unknown,
+    and the image part is then rerun for all beams.
+    """
     import numpy as np
     import onnxruntime as ort
 
     features = image_model.graph.input[0].type.tensor_type.shape.dim
     width = features[2].dim_value if len(features) == 3 and features[2].dim_value else 0
     if not width or not names:
-        return frozenset()
+        return BatchLayout()
     options = ort.SessionOptions()
     options.log_severity_level = 3
     try:
         session = ort.InferenceSession(image_model.SerializeToString(), options, providers=["CPUExecutionProvider"])
-        shapes = [[o.shape for o in session.run(names, {IMAGE_INPUT: np.zeros((b, 2, width), np.float32)})]
-                  for b in (1, 2)]
+        rng = np.random.default_rng(0)
+        probes = [session.run(names, {IMAGE_INPUT: rng.standard_normal((b, 2, width), np.float32)}) for b in (1, 2, 3)]
     except Exception as error:  # a graph that cannot run on a probe: recompute per batch instead
         log.info("image part batch probe failed (%s)", error)
-        return frozenset()
-    return frozenset(n for n, one, two in zip(names, *shapes, strict=True) if one[:1] == (1,) and two[:1] == (2,))
+        return BatchLayout()
+    batched, fixed, entries = set(), set(), {}
+    for name, one, two, three in zip(names, *probes, strict=True):
+        if one.ndim and (one.shape[0], two.shape[0], three.shape[0]) == (1, 2, 3) and one.shape[1:] == two.shape[1:]:
+            batched.add(name)
+        elif one.shape == two.shape == three.shape and np.array_equal(one, two) and np.array_equal(two, three):
+            fixed.add(name)
+        elif one.shape == two.shape == three.shape and one.dtype.kind in "iu":
+            flat = [a.reshape(-1) for a in (one, two, three)]
+            moves = flat[0] != flat[1]
+            if (flat[0][moves] == 1).all() and (flat[1][moves] == 2).all() and (flat[2][moves] == 3).all() and (
+                flat[0][~moves] == flat[2][~moves]
+            ).all():
+                entries[name] = tuple(int(i) for i in np.flatnonzero(moves))
+    return BatchLayout(frozenset(batched), frozenset(fixed), entries)
 
 
 def _first_dim(info: Any) -> str:
@@ -228,12 +259,14 @@ def prepare_decoder(path: Path, cache_root: Path | None) -> PreparedDecoder:
         try:
             meta = json.loads((folder / "prepared.json").read_text())
             image = folder / "image_part.onnx"
-            return PreparedDecoder(image if image.is_file() else None, folder / "step_part.onnx",
-                                   frozenset(meta["batched"]), bool(meta["quantized"]))
+            layout = BatchLayout(frozenset(meta["batched"]), frozenset(meta["fixed"]),
+                                 {k: tuple(v) for k, v in meta["entries"].items()})
+            return PreparedDecoder(image if image.is_file() else None, folder / "step_part.onnx", layout,
+                                   bool(meta["quantized"]))
         except (OSError, ValueError, KeyError, TypeError) as error:
             log.info("prepared decoder cache in %s is unreadable (%s); rebuilding it", folder, error)
     model = cache_branch(_load(path))
-    image_model, step_model, batched = split_decoder_model(model)
+    image_model, step_model, layout = split_decoder_model(model)
     del model
     share_transposed_weights(step_model)
     quantized_matmuls_stay_quantized(step_model)
@@ -243,7 +276,7 @@ def prepare_decoder(path: Path, cache_root: Path | None) -> PreparedDecoder:
     step_bytes = step_model.SerializeToString()
     del image_model, step_model
     if folder is None:
-        return PreparedDecoder(image_bytes, step_bytes, batched, quantized)
+        return PreparedDecoder(image_bytes, step_bytes, layout, quantized)
     from engine.atomicfile import write_atomic
 
     try:
@@ -251,10 +284,11 @@ def prepare_decoder(path: Path, cache_root: Path | None) -> PreparedDecoder:
         if image_bytes is not None:
             write_atomic(folder / "image_part.onnx", image_bytes, private=False)
         write_atomic(folder / "step_part.onnx", step_bytes, private=False)
-        meta = {"batched": sorted(batched), "quantized": quantized, "source": path.name}
+        meta = {"batched": sorted(layout.batched), "fixed": sorted(layout.fixed), "entries": layout.entries,
+                "quantized": quantized, "source": path.name}
         write_atomic(folder / "prepared.json", json.dumps(meta).encode(), private=False)
     except OSError as error:
         log.warning("cannot cache the prepared decoder in %s (%s); keeping it in memory", folder, error)
-        return PreparedDecoder(image_bytes, step_bytes, batched, quantized)
+        return PreparedDecoder(image_bytes, step_bytes, layout, quantized)
     return PreparedDecoder(folder / "image_part.onnx" if image_bytes is not None else None,
-                           folder / "step_part.onnx", batched, quantized)
+                           folder / "step_part.onnx", layout, quantized)

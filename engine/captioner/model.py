@@ -43,14 +43,22 @@ class _CachedDecoder:
     def _image_feeds(self, batch: int) -> dict[str, Any]:
         captioner = self._captioner
         values = dict(self._image_values)
-        if batch > 1 and values and not captioner.image_outputs_repeatable:
-            # Some image-part output (a shape) encodes the batch size: recompute it for the whole beam.
+        layout = captioner.layout
+        if batch > 1 and values and not layout.covers(values):
+            # An image-part output follows the batch in an unknown way: recompute it for the whole beam.
             assert captioner.image_session is not None
             names = list(values)
             repeated = np.repeat(self._features, batch, axis=0)
             values = dict(zip(names, captioner.image_session.run(names, {IMAGE_INPUT: repeated}), strict=True))
         elif batch > 1:
-            values = {k: np.repeat(v, batch, axis=0) if k in captioner.batched else v for k, v in values.items()}
+            # The beams share one picture: repeat its cross-attention keys and values, set the batch in shapes.
+            for name, value in values.items():
+                if name in layout.batched:
+                    values[name] = np.repeat(value, batch, axis=0)
+                elif name in layout.entries:
+                    shape = value.copy()
+                    shape.reshape(-1)[list(layout.entries[name])] = batch
+                    values[name] = shape
         if IMAGE_INPUT in captioner.step_inputs:
             values[IMAGE_INPUT] = np.repeat(self._features, batch, axis=0) if batch > 1 else self._features
         return {k: self._ort.OrtValue.ortvalue_from_numpy(v) for k, v in values.items()}
@@ -141,12 +149,10 @@ class Captioner:
             prepack=prepared.quantized, arena=False,
         )
         _return_freed_memory()
-        self.batched = prepared.batched
+        self.layout = prepared.layout
         self.step_inputs = {i.name: i for i in self.step_session.get_inputs()}
         self.step_outputs = [o.name for o in self.step_session.get_outputs()]
         self.past_shapes = self._past_shapes()
-        image_outputs = self.image_session.get_outputs() if self.image_session is not None else []
-        self.image_outputs_repeatable = all(o.name in self.batched for o in image_outputs)
         self._lock = threading.Lock()
 
     def _past_shapes(self) -> dict[str, tuple[int, int]]:
