@@ -234,8 +234,6 @@ class EngineWorker(QObject):
         emit(self.step, request_id, "recognise")
         description = describe_frame(frame, self._fenced(stages, request_id), capture_ms=capture_ms)
         log.debug("timings %s", description.timings_ms)
-        if action_id == "describe-window" and frame.window_title:
-            return f"{frame.window_title}. {description.spoken}"
         return str(description.spoken)
 
     def _read_text(self, request_id: int) -> str:
@@ -245,10 +243,11 @@ class EngineWorker(QObject):
         if blank is not None:
             return str(blank)
         emit(self.step, request_id, "recognise")
-        lines = FencedStage(text_stage, lambda: self.gate.check(request_id)).read(frame.image)
-        if not lines:
-            return "I can't find any text on the screen."
-        return " ".join(_as_sentence(line.text) for line in lines)
+        from engine.text import read_text
+
+        # read_text adds the reader's notes ("install tesseract-ocr-rus") after the text, as `main.py read` does.
+        fenced: Any = FencedStage(text_stage, lambda: self.gate.check(request_id))
+        return read_text(frame, fenced).spoken
 
     def _load_text_stage(self) -> Any:
         if self._stages is not None and self._stages.text is not None:
@@ -277,8 +276,3 @@ def release_freed_memory() -> None:
         ctypes.CDLL("libc.so.6").malloc_trim(0)
     except (OSError, AttributeError):  # not glibc (musl): nothing to trim
         log.debug("malloc_trim unavailable")
-
-
-def _as_sentence(line: str) -> str:
-    line = line.strip()
-    return line if not line or line[-1] in ".!?:;," else line + "."

@@ -206,7 +206,9 @@ def compose_spoken(
     if lines and stages.text is not None:
         text_summary = stages.text.summarize(lines, frame)
     if text_summary is not None and text_summary.dominates:
-        parts.append(text_summary.spoken)
+        parts.append(text_summary.spoken)  # names the window itself when it leads
+    elif frame.window_title and frame.window_title.strip():
+        parts.append(f"Window: {frame.window_title.strip().rstrip('.')}.")
     if caption is not None and caption.text.strip():
         contradicted = bool(lines) and stages.text is not None and stages.text.contradicts(caption.text, lines)
         text_leads = text_summary is not None and text_summary.dominates

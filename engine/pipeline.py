@@ -32,7 +32,12 @@ def load_stages(settings: Settings | None = None, *, only: tuple[str, ...] | Non
             continue
         try:
             loader: Callable[[Settings], Any] = getattr(importlib.import_module(module_name), loader_name)
-            setattr(stages, name, loader(settings))
+            stage = loader(settings)
+            setattr(stages, name, stage)
+            # A damaged people file does not stop describing; the user hears once what happened to it.
+            problem = getattr(getattr(stage, "gallery", None), "problem", None)
+            if problem:
+                stages.missing["people file"] = str(problem)
         except ModuleNotFoundError as error:
             if error.name != module_name:
                 raise

@@ -99,3 +99,10 @@ def test_missing_stages_are_said_once():
     assert result.spoken == "The scene model is not installed."
     assert result.warnings == ("The scene model is not installed.",)
     assert set(result.to_json()) == {"source", "caption", "people", "text", "spoken", "warnings", "timings_ms"}
+
+
+def test_window_title_is_said_first_unless_the_text_summary_names_it():
+    frame = make_frame(np.random.default_rng(1).integers(0, 255, (120, 160, 3), dtype=np.uint8), "window",
+                       window_title="Budget.ods - LibreOffice Calc")
+    spoken = describe_frame(frame, Stages(captioner=FixedCaptioner("a spreadsheet", 0.8))).spoken
+    assert spoken == "Window: Budget.ods - LibreOffice Calc. A spreadsheet."
