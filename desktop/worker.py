@@ -162,9 +162,9 @@ class EngineWorker(QObject):
         """The people file changed (rename, remove): matching uses the new one from the next describe."""
         faces = getattr(self._stages, "faces", None)
         if faces is not None and hasattr(faces, "gallery"):
-            from engine.faces.gallery import FaceGallery
-
-            faces.gallery = FaceGallery.load()
+            # refresh() re-reads only a changed file and turns a damaged or newer-version file into
+            # `gallery.problem` instead of raising on the worker thread.
+            faces.gallery.refresh()
 
     def _face_identifier(self) -> Any:
         faces = getattr(self._stages, "faces", None)
