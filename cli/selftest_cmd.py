@@ -14,20 +14,16 @@ from __future__ import annotations
 import argparse
 import contextlib
 import io
-import logging
 import os
 import sys
 import tempfile
 import time
-import warnings
 import wave
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
+from cli.error_output import watch_error_output
 from engine.errors import SpaceVoiceError
 
 SAMPLE_IMAGE = ("samples", "astronaut.png")
@@ -54,85 +50,6 @@ def register(sub: argparse._SubParsersAction) -> None:
     parser.add_argument("--device", choices=("auto", "cuda", "directml", "cpu"),
                         help="where models run for this test (default: the device setting)")
     parser.set_defaults(func=run)
-
-
-@dataclass
-class ErrorOutput:
-    """What went wrong quietly during the run: warnings, log records at WARNING+, stderr text."""
-
-    warnings: list[str] = field(default_factory=list)
-    records: list[str] = field(default_factory=list)
-    stderr: str = ""
-
-    def lines(self) -> list[str]:
-        """Each unexpected output as one line, for the failure message."""
-        # A log record also reaches stderr through the log handler: count it once.
-        text = [line for line in self.stderr.splitlines() if line.strip() and line not in self.records]
-        return [*self.records, *self.warnings, *(f"stderr: {line}" for line in text)]
-
-
-class _RecordHandler(logging.Handler):
-    def __init__(self, sink: list[str]) -> None:
-        super().__init__(logging.WARNING)
-        self.sink = sink
-
-    def emit(self, record: logging.LogRecord) -> None:
-        self.sink.append(f"{record.levelname} {record.name}: {record.getMessage()}")
-
-
-@contextlib.contextmanager
-def watch_error_output() -> Iterator[ErrorOutput]:
-    """Collect warnings, WARNING+ log records and every stderr write (Python and native) until the block ends.
-
-    The captured stderr is written back to the real stderr afterwards, so nothing is hidden from the user.
-    """
-    seen = ErrorOutput()
-    handler = _RecordHandler(seen.records)
-    root = logging.getLogger()
-    root.addHandler(handler)
-    python_stderr = sys.stderr
-    recorded = _TextSink()
-    with tempfile.TemporaryFile() as native:
-        saved_fd: int | None = None
-        with contextlib.suppress(OSError, ValueError, AttributeError):
-            if python_stderr is not None:
-                python_stderr.flush()
-            saved_fd = os.dup(2)
-            os.dup2(native.fileno(), 2)  # native libraries (onnxruntime, espeak, Qt) write to fd 2 directly
-        sys.stderr = recorded
-        try:
-            with warnings.catch_warnings(record=True) as caught:
-                yield seen
-        finally:
-            if saved_fd is not None:
-                os.dup2(saved_fd, 2)
-                os.close(saved_fd)
-            sys.stderr = python_stderr
-            root.removeHandler(handler)
-            native.seek(0)
-            seen.stderr = recorded.getvalue() + native.read().decode("utf-8", "replace")
-            seen.warnings.extend(f"{w.category.__name__}: {w.message}" for w in caught)
-    if seen.stderr and sys.stderr is not None:
-        sys.stderr.write(seen.stderr)
-        sys.stderr.flush()
-
-
-class _TextSink:
-    """A stand-in for sys.stderr that keeps what Python code writes."""
-
-    def __init__(self) -> None:
-        self.parts: list[str] = []
-
-    def write(self, text: str) -> int:
-        self.parts.append(text)
-        return len(text)
-
-    def flush(self) -> None:
-        """Nothing to flush: the text is kept in memory."""
-
-    def getvalue(self) -> str:
-        """Everything written so far."""
-        return "".join(self.parts)
 
 
 @contextlib.contextmanager
@@ -219,6 +136,8 @@ def _render_with_pyttsx3(text: str, target: Path) -> None:
 
 def wav_speech_level(path: Path) -> tuple[float, float]:
     """Duration in seconds and RMS level (full scale 1.0) of a PCM WAV file; (0, 0) when it is missing or empty."""
+    import numpy as np
+
     if not path.is_file() or path.stat().st_size == 0:
         return 0.0, 0.0
     with wave.open(str(path), "rb") as audio:

@@ -8,7 +8,8 @@ import os
 import warnings
 from pathlib import Path
 
-from cli.selftest_cmd import watch_error_output, wav_speech_level
+from cli.error_output import watch_error_output
+from cli.selftest_cmd import wav_speech_level
 from tests.conftest import run_main
 
 
