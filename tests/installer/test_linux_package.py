@@ -231,3 +231,17 @@ def test_unpacked_app_captions_with_a_model_the_user_installed(unpacked: Path, t
     result = json.loads(done.stdout)
     assert isinstance(result["caption"], str) and result["caption"].strip()
     assert result["warnings"] == [] and "caption" in result["timings_ms"]
+
+
+def test_menu_entry_command_starts_through_the_path_link(unpacked: Path, tmp_path: Path) -> None:
+    # The menu entry runs `spacevoice` found on PATH, a link to /opt/spacevoice/spacevoice: the frozen app must
+    # find its own files from there. Here the link points into the unpacked tree instead of /opt.
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    (bin_dir / "spacevoice").symlink_to(unpacked / "opt/spacevoice/spacevoice")
+    env = clean_environment(tmp_path)
+    env["PATH"] = f"{bin_dir}:{env['PATH']}"
+    done = subprocess.run(["spacevoice", "self-test", "--help"], capture_output=True, text=True, timeout=120,
+                          cwd=tmp_path, env=env)
+    assert done.returncode == 0 and done.stderr == ""
+    assert "--user-data" in done.stdout
