@@ -55,6 +55,8 @@ def problems(app: Path) -> list[str]:
             found.append(f"forbidden file shipped: {path.relative_to(app)}")
     found.extend(f"missing module: {name}" for name in REQUIRED_MODULES if name not in modules)
     found.extend(f"missing file: {name}" for name in REQUIRED_FILES if not (root / name).is_file())
+    if (app / "spacevoice.exe").is_file() and not (app / "SpaceVoiceTray.exe").is_file():
+        found.append("missing file: SpaceVoiceTray.exe (the windowed executable the Start menu runs)")
     return found
 
 

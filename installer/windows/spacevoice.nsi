@@ -64,7 +64,7 @@ VIAddVersionKey "LegalCopyright" "MIT licence"
 !define MUI_UNICON "../icons/spacevoice.ico"
 !define MUI_ABORTWARNING
 !define MUI_COMPONENTSPAGE_SMALLDESC
-!define MUI_FINISHPAGE_RUN "$INSTDIR\SpaceVoice.exe"
+!define MUI_FINISHPAGE_RUN "$INSTDIR\SpaceVoiceTray.exe"
 !define MUI_FINISHPAGE_RUN_TEXT "Start SpaceVoice now (it appears in the tray)"
 
 !insertmacro MUI_PAGE_WELCOME
@@ -91,7 +91,7 @@ Section "SpaceVoice (${FLAVOUR_NAME})" SecApp
   WriteRegStr HKCU "${UNINSTALL_KEY}" "DisplayName" "SpaceVoice (${FLAVOUR_NAME})"
   WriteRegStr HKCU "${UNINSTALL_KEY}" "DisplayVersion" "${VERSION}"
   WriteRegStr HKCU "${UNINSTALL_KEY}" "Publisher" "SpaceVoice developers"
-  WriteRegStr HKCU "${UNINSTALL_KEY}" "DisplayIcon" "$INSTDIR\SpaceVoice.exe"
+  WriteRegStr HKCU "${UNINSTALL_KEY}" "DisplayIcon" "$INSTDIR\SpaceVoiceTray.exe"
   WriteRegStr HKCU "${UNINSTALL_KEY}" "InstallLocation" "$INSTDIR"
   WriteRegStr HKCU "${UNINSTALL_KEY}" "UninstallString" '"$INSTDIR\uninstall.exe"'
   WriteRegStr HKCU "${UNINSTALL_KEY}" "QuietUninstallString" '"$INSTDIR\uninstall.exe" /S'
@@ -105,18 +105,18 @@ SectionEnd
 
 Section "Start menu entry" SecStartMenu
   SetShellVarContext current
-  CreateShortcut "$SMPROGRAMS\SpaceVoice.lnk" "$INSTDIR\SpaceVoice.exe" "" "$INSTDIR\SpaceVoice.exe" 0 \
+  CreateShortcut "$SMPROGRAMS\SpaceVoice.lnk" "$INSTDIR\SpaceVoiceTray.exe" "" "$INSTDIR\SpaceVoiceTray.exe" 0 \
     SW_SHOWNORMAL "" "Describes your screen or webcam out loud, offline"
 SectionEnd
 
 Section /o "Desktop shortcut" SecDesktop
   SetShellVarContext current
-  CreateShortcut "$DESKTOP\SpaceVoice.lnk" "$INSTDIR\SpaceVoice.exe" "" "$INSTDIR\SpaceVoice.exe" 0
+  CreateShortcut "$DESKTOP\SpaceVoice.lnk" "$INSTDIR\SpaceVoiceTray.exe" "" "$INSTDIR\SpaceVoiceTray.exe" 0
 SectionEnd
 
 Section /o "Start SpaceVoice when I log in" SecAutostart
   ; The same value the tray app's "Start at login" setting writes, so either place can turn it off.
-  WriteRegStr HKCU "${RUN_KEY}" "SpaceVoice" '"$INSTDIR\SpaceVoice.exe"'
+  WriteRegStr HKCU "${RUN_KEY}" "SpaceVoice" '"$INSTDIR\SpaceVoiceTray.exe"'
 SectionEnd
 
 !insertmacro MUI_FUNCTION_DESCRIPTION_BEGIN
@@ -168,7 +168,7 @@ Section "Uninstall"
   ; Remove exactly what the installer put there, so a folder the user chose keeps anything else in it.
   RMDir /r "$INSTDIR\_internal"
   Delete "$INSTDIR\spacevoice.exe"
-  Delete "$INSTDIR\SpaceVoice.exe"
+  Delete "$INSTDIR\SpaceVoiceTray.exe"
   Delete "$INSTDIR\uninstall.exe"
   RMDir "$INSTDIR"
   DeleteRegKey HKCU "${UNINSTALL_KEY}"

@@ -32,7 +32,7 @@ def payload(tmp_path_factory: pytest.TempPathFactory) -> Path:
     folder = tmp_path_factory.mktemp("payload") / "spacevoice"
     (folder / "_internal" / "resources" / "samples").mkdir(parents=True)
     (folder / "spacevoice.exe").write_bytes(b"MZ console placeholder")
-    (folder / "SpaceVoice.exe").write_bytes(b"MZ windowed placeholder")
+    (folder / "SpaceVoiceTray.exe").write_bytes(b"MZ windowed placeholder")
     shutil.copy(ROOT / "resources" / "samples" / "astronaut.png", folder / "_internal" / "resources" / "samples")
     return folder
 
@@ -85,3 +85,13 @@ def test_an_unknown_flavour_or_missing_payload_is_refused(payload: Path, tmp_pat
     missing = compile_installer(tmp_path / "nothing-here", tmp_path, "cpu")
     assert missing.returncode != 0
     assert not list(tmp_path.glob("*.exe"))
+
+
+def test_windows_executables_differ_by_more_than_case() -> None:
+    # Windows file names ignore case: two executables named alike would overwrite each other in one folder.
+    spec = (ROOT / "installer" / "spacevoice.spec").read_text(encoding="utf-8")
+    executables = re.findall(r'\bname="([^"]+)"', spec)[:-1]  # the last name is the output folder (COLLECT)
+    assert executables == ["spacevoice", "SpaceVoiceTray"]
+    assert len({name.lower() for name in executables}) == len(executables)
+    script = SCRIPT.read_text(encoding="utf-8")
+    assert "$INSTDIR\\SpaceVoiceTray.exe" in script and "$INSTDIR\\spacevoice.exe" in script
