@@ -11,7 +11,8 @@
 # --autostart also installs /etc/xdg/autostart/spacevoice.desktop: every user gets SpaceVoice at login (for
 # managed desktops; a user can still turn it off in their desktop's start-up settings).
 #
-# Depends lists what the frozen folder loads from the system: the espeak-ng library (pyttsx3's Linux voice),
+# Depends lists what the frozen folder uses from the system: the espeak-ng program (the system voice; its library
+# is pyttsx3's fallback),
 # PortAudio (sound output), Tesseract with English (reading text), xdotool (active window), the X libraries Qt's
 # xcb plugin needs, and the lowest glibc that the bundled binaries were linked against (read from their symbols).
 set -euo pipefail
@@ -67,10 +68,9 @@ Version: $VERSION
 Architecture: $ARCH
 Maintainer: SpaceVoice developers <spacevoice@localhost>
 Installed-Size: $installed_kib
-Depends: libc6 (>= ${glibc:-2.31}), libespeak-ng1, espeak-ng-data, libportaudio2, tesseract-ocr, tesseract-ocr-eng,
- xdotool, libxcb-cursor0, libxkbcommon-x11-0, libxcb-icccm4, libxcb-keysyms1, libegl1, libgl1, libfontconfig1,
- libdbus-1-3
-Recommends: espeak-ng
+Depends: libc6 (>= ${glibc:-2.31}), espeak-ng, libespeak-ng1, espeak-ng-data, libportaudio2, tesseract-ocr,
+ tesseract-ocr-eng, xdotool, libxcb-cursor0, libxkbcommon-x11-0, libxcb-icccm4, libxcb-keysyms1, libegl1, libgl1,
+ libfontconfig1, libdbus-1-3
 Section: utils
 Priority: optional
 Description: describes the screen or webcam out loud, offline

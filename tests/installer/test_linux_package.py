@@ -26,7 +26,7 @@ BUILD_TIMEOUT = 1800
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(2 * BUILD_TIMEOUT)]
 
 # What the frozen app loads from the system and the package therefore must declare.
-REQUIRED_DEPENDS = ("libespeak-ng1", "libportaudio2", "tesseract-ocr", "tesseract-ocr-eng", "xdotool")
+REQUIRED_DEPENDS = ("espeak-ng", "libespeak-ng1", "libportaudio2", "tesseract-ocr", "tesseract-ocr-eng", "xdotool")
 
 
 def _require_tools(*tools: str) -> None:
