@@ -1,14 +1,20 @@
 """Benchmark: SpaceVoice's ONNX captioner against Optimum's ORTModelForVision2Seq and transformers on torch.
 
-    .venv/bin/python benchmarks/bench_captioner.py [--runs 5] [--tokens 20] [--beams 1]
+    .venv/bin/python benchmarks/bench_captioner.py [--runs 7] [--cpu-runs 3] [--tokens 20] [--beams 1]
 
 Builds (once, cached under .cache/bench/captioner) a full-size random-weight vision-encoder-decoder with
 vit-gpt2's exact configuration (ViT-B/16 at 224 px + GPT-2 124M with cross-attention), exports it with
-`engine.models.export.export_captioner` (fp32) and quantizes a copy to int8. Then each engine runs in its own
-subprocess (so memory numbers are honest): load time, median per-picture latency for a fixed number of generated
-tokens with end-of-text suppressed (a random model never says it), peak RSS, and resident memory once loaded
-against the size of the ONNX files it loads. Ratios are against transformers on torch (fp32), measured in the
-same run.
+`engine.models.export.export_captioner` (fp32) and quantizes a copy to int8. Every engine generates a fixed
+number of tokens with end-of-text suppressed (a random model never says it) for the same photo. Printed, in one
+table, with ratios against transformers on torch and against Optimum:
+
+- load s, peak MB, loaded MB: each engine alone in a fresh subprocess; loaded MB is the resident memory added
+  by loading the model and captioning twice (the libraries' own memory is excluded and printed apart), against
+  the size of the model files that engine loads;
+- wall s / min s: wall-clock seconds per picture with default threads, all engines loaded in one process and
+  taking turns picture by picture, so a busy machine slows them alike;
+- 1-thread cpu s: CPU seconds per picture on one thread, each engine alone: the cost of the work itself,
+  independent of other load on a shared machine (multi-threaded wall-clock times there are not).
 """
 
 from __future__ import annotations
@@ -182,7 +188,7 @@ def measure_latency(engines: list[str], runs: int, tokens: int, beams: int) -> d
 def main() -> int:
     """Build the models, run every engine in a subprocess, print the table."""
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--runs", type=int, default=5, help="timed captions per engine (median reported)")
+    parser.add_argument("--runs", type=int, default=7, help="timed captions per engine (median reported)")
     parser.add_argument("--tokens", type=int, default=20, help="generated tokens per caption (end-of-text off)")
     parser.add_argument("--beams", type=int, default=1, help="beam width (1: greedy, as vit-gpt2 ships)")
     parser.add_argument("--engines", default=",".join(ENGINES), help="comma-separated subset of " + ", ".join(ENGINES))
