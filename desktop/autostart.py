@@ -17,10 +17,16 @@ ENTRY_NAME = "SpaceVoice"
 
 def launch_command() -> list[str]:
     """The command that starts the tray app, as a list of arguments."""
+    executable = Path(sys.executable)
     if getattr(sys, "frozen", False):
-        return [sys.executable]
+        # On Windows the installer ships a console spacevoice.exe (command line, --self-test) and a windowed
+        # SpaceVoiceTray.exe; login must start the windowed one, or a console window opens beside the tray.
+        tray = executable.with_name("SpaceVoiceTray.exe")
+        return [str(tray if sys.platform == "win32" and tray.exists() else executable)]
+    if sys.platform == "win32" and executable.with_name("pythonw.exe").exists():
+        executable = executable.with_name("pythonw.exe")  # same reason: no console window at login
     main = Path(__file__).resolve().parent.parent / "main.py"
-    return [sys.executable, str(main)]
+    return [str(executable), str(main)]
 
 
 def xdg_autostart_file() -> Path:

@@ -107,6 +107,20 @@ def test_autostart_entry_round_trip(tmp_path, monkeypatch):
     autostart.set_start_at_login(False)  # idempotent
 
 
+def test_frozen_windows_autostart_starts_the_windowed_tray_program(tmp_path, monkeypatch):
+    from desktop import autostart
+
+    console = tmp_path / "spacevoice.exe"
+    tray = tmp_path / "SpaceVoiceTray.exe"
+    console.write_bytes(b"")
+    monkeypatch.setattr("sys.frozen", True, raising=False)
+    monkeypatch.setattr("sys.executable", str(console))
+    monkeypatch.setattr("sys.platform", "win32")
+    assert autostart.launch_command() == [str(console)]  # no windowed program beside it: the one we have
+    tray.write_bytes(b"")
+    assert autostart.launch_command() == [str(tray)]
+
+
 def test_action_table_and_hotkey_syntax_import_without_qt():
     # The action table and hotkey syntax are used by `main.py trigger` before Qt starts.
     import subprocess
