@@ -26,7 +26,8 @@ def export_captioner(source: str | Path, out_dir: Path, *, quantize: bool = Fals
     """Export ``source`` (a local transformers folder or a hub id) to ``out_dir`` for `engine.captioner`.
 
     The export is written to a temporary folder beside ``out_dir`` and moved into place only when complete, so an
-    interrupted export never leaves a half-written model that looks usable. Returns ``out_dir``.
+    interrupted export never leaves a half-written model that looks usable. ``out_dir`` must not exist or be
+    empty (an `InputError` otherwise: nothing is ever deleted). Returns ``out_dir``.
     """
     try:
         from optimum.exporters.onnx import main_export
@@ -38,6 +39,9 @@ def export_captioner(source: str | Path, out_dir: Path, *, quantize: bool = Fals
         if not (source_path / "config.json").is_file():
             raise InputError(f"{source_path} is not a transformers model folder (no config.json).",
                              "Point to a folder saved with save_pretrained, or a model id.")
+    if out_dir.exists() and (not out_dir.is_dir() or any(out_dir.iterdir())):
+        # Never delete what is there: the caller may have pointed at a folder of their own by mistake.
+        raise InputError(f"{out_dir} already exists and is not empty.", "Choose a new or empty folder.")
     out_dir.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", dir=out_dir.parent))
     try:
@@ -46,7 +50,7 @@ def export_captioner(source: str | Path, out_dir: Path, *, quantize: bool = Fals
         if quantize:
             quantize_folder(staging)
         if out_dir.exists():
-            shutil.rmtree(out_dir)
+            out_dir.rmdir()  # empty (checked above)
         staging.rename(out_dir)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)

@@ -355,3 +355,18 @@ def test_per_token_part_never_redoes_the_image_work(tiny_captioner_dir: Path, tm
     assert not image_weights & step_weights
     step = onnx.load(str(prepared.step_part))
     assert not any("crossattention.c_attn" in name for node in step.graph.node for name in node.input)
+
+
+def test_export_never_overwrites_a_folder_with_files(tiny_captioner_build: tuple[Path, Path], tmp_path: Path) -> None:
+    from engine.errors import InputError
+    from engine.models.export import export_captioner
+
+    source, _ = tiny_captioner_build
+    precious = tmp_path / "mine"
+    precious.mkdir()
+    (precious / "notes.txt").write_text("keep me")
+    with pytest.raises(InputError, match="not empty"):
+        export_captioner(source, precious)
+    assert (precious / "notes.txt").read_text() == "keep me"
+    with pytest.raises(InputError, match="not a transformers model folder"):
+        export_captioner(tmp_path / "mine", tmp_path / "out")
