@@ -24,7 +24,6 @@ from desktop.messages import MessagePath
 from desktop.narrator import AudioOut, Narrator
 from desktop.no_tray_window import NoTrayWindow
 from desktop.requests import RequestGate
-from desktop.signals import emit, emitter
 from desktop.tray import Tray, build_actions, update_hotkey_hints
 from desktop.worker import EngineWorker, default_speaker, default_stage_loader
 from engine.settings import Settings
@@ -64,7 +63,7 @@ class SpaceVoiceApp(QObject):
         super().__init__()
         self.settings = settings or Settings.load()
         self.gate = RequestGate()
-        self.narrator = narrator or Narrator(output=AudioOut(on_no_device=emitter(self.no_sound)))
+        self.narrator = narrator or Narrator(output=AudioOut(on_no_device=self.no_sound.emit))
         self.messages = MessagePath(self.narrator.speak)
         self.no_sound.connect(self.messages.notice)
         self.last_spoken: str | None = None
@@ -125,7 +124,7 @@ class SpaceVoiceApp(QObject):
         self._start_hotkeys()
         self.engine_thread.start()
         # Deferred to the next turn of the event loop, so the icon is drawn before any heavy import.
-        QTimer.singleShot(0, emitter(self.request_warm_up))
+        QTimer.singleShot(0, self.request_warm_up.emit)
         return True
 
     def run_action(self, action_id: str, *, origin: str = "menu") -> None:
@@ -150,9 +149,9 @@ class SpaceVoiceApp(QObject):
             # SpaceVoice's own window would be what gets described: step aside and let the window manager give
             # the focus back to the program underneath first.
             self.window.showMinimized()
-            QTimer.singleShot(WINDOW_ASIDE_MS, lambda: emit(self.request_work, request_id, action_id))
+            QTimer.singleShot(WINDOW_ASIDE_MS, lambda: self.request_work.emit(request_id, action_id))
             return
-        emit(self.request_work, request_id, action_id)
+        self.request_work.emit(request_id, action_id)
 
     def stop(self) -> None:
         """Silence speech and cancel any describe in progress, at whatever step it is."""
@@ -186,13 +185,13 @@ class SpaceVoiceApp(QObject):
         dialog = self._dialogs.get("people")
         if dialog is None:
             dialog = PeopleDialog(self.messages, self._enrol)
-            dialog.changed.connect(emitter(self.people_changed))
+            dialog.changed.connect(self.people_changed.emit)
             self._dialogs["people"] = dialog
         self._raise(dialog)
 
     def _enrol(self, name: str, files: object) -> None:
         self.current_request = self.gate.open()
-        emit(self.request_enrol, self.current_request, name, files)
+        self.request_enrol.emit(self.current_request, name, files)
 
     @Slot(int, str)
     def _on_enrolled(self, request_id: int, message: str) -> None:
@@ -206,7 +205,7 @@ class SpaceVoiceApp(QObject):
     def check_setup(self) -> None:
         """Work out what works here (on the worker) and say it."""
         self.messages.state("Checking the setup...", speak=False)
-        emit(self.request_check)
+        self.request_check.emit()
 
     def quit(self) -> None:
         """Release everything and leave the event loop."""
@@ -236,7 +235,7 @@ class SpaceVoiceApp(QObject):
         self.settings = settings
         self.hotkeys.stop()
         self._start_hotkeys()
-        emit(self.settings_changed, settings)
+        self.settings_changed.emit(settings)
         set_start_at_login(bool(settings.start_at_login))
         dialog = self._dialogs.get("settings")
         if dialog is not None:
@@ -245,7 +244,7 @@ class SpaceVoiceApp(QObject):
 
     def _start_hotkeys(self) -> None:
         if self._use_hotkeys:
-            self.hotkeys = start_hotkeys(self.settings.as_dict(), emitter(self.hotkey_pressed))
+            self.hotkeys = start_hotkeys(self.settings.as_dict(), self.hotkey_pressed.emit)
         for error in self.hotkeys.errors:
             self.messages.error(error)
         update_hotkey_hints(self.actions, {a: k.readable() for a, k in self.hotkeys.bindings.items()}
@@ -271,7 +270,7 @@ class SpaceVoiceApp(QObject):
     def _download(self, names: list[str]) -> None:
         self.current_request = self.gate.open()
         self.messages.state("Downloading the models...", speak=True)
-        emit(self.request_download, self.current_request, names)
+        self.request_download.emit(self.current_request, names)
 
     @Slot(str, int, int)
     def _on_download_progress(self, label: str, done: int, total: int) -> None:

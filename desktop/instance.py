@@ -15,7 +15,6 @@ from collections.abc import Callable
 from PySide6.QtCore import QObject, Signal
 from PySide6.QtNetwork import QLocalServer, QLocalSocket
 
-from desktop.signals import emit
 from engine import paths
 
 log = logging.getLogger(__name__)
@@ -102,6 +101,6 @@ class InstanceServer(QObject):
         if len(words) == 2 and words[0] == "trigger":
             if not self._accepts(words[1]):
                 return f"error: unknown action {words[1]}"
-            emit(self.triggered, words[1])
+            self.triggered.emit(words[1])
             return "ok"
         return "error: unknown command"

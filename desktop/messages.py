@@ -13,8 +13,6 @@ from collections.abc import Callable
 
 from PySide6.QtCore import QObject, Signal
 
-from desktop.signals import emit
-
 log = logging.getLogger("spacevoice.messages")
 
 
@@ -46,7 +44,7 @@ class MessagePath(QObject):
         log.info("%s", text)
         self._record("state", text)
         self.status = text
-        emit(self.status_changed, text)
+        self.status_changed.emit(text)
         if speak:
             self._speak(text, interrupt=False)
 
@@ -55,7 +53,7 @@ class MessagePath(QObject):
         log.warning("%s", text)
         self._record("error", text)
         self.status = text
-        emit(self.status_changed, text)
+        self.status_changed.emit(text)
         self._speak(text, interrupt=True)
         if text not in self._shown_errors and self._notify is not None:
             self._shown_errors.add(text)

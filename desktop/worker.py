@@ -19,7 +19,6 @@ from typing import Any
 from PySide6.QtCore import QObject, Signal, Slot
 
 from desktop.requests import Cancelled, FencedStage, RequestGate
-from desktop.signals import emit, emitter
 from engine.errors import SpaceVoiceError
 from engine.settings import Settings
 
@@ -74,9 +73,9 @@ class EngineWorker(QObject):
         try:
             self._ensure_stages()
         except SpaceVoiceError as error:
-            emit(self.failed, 0, str(error))
+            self.failed.emit(0, str(error))
             return
-        emit(self.status, "Ready")
+        self.status.emit("Ready")
 
     @Slot(object)
     def apply_settings(self, settings: Settings) -> None:
@@ -100,22 +99,22 @@ class EngineWorker(QObject):
             log.info("%s stopped or superseded", action_id)
             return
         except SpaceVoiceError as error:
-            emit(self.failed, request_id, str(error))
+            self.failed.emit(request_id, str(error))
             return
         except Exception as error:  # the worker must survive anything a recogniser throws
             log.debug("%s failed", action_id, exc_info=True)
-            emit(self.failed, request_id, f"Something went wrong that SpaceVoice did not expect "
+            self.failed.emit(request_id, f"Something went wrong that SpaceVoice did not expect "
                                          f"({type(error).__name__}). Choose Check setup to see what is missing.")
             return
         log.info("%s done in %.0f ms", action_id, (time.perf_counter() - started) * 1000)
-        emit(self.described, request_id, action_id, spoken)
+        self.described.emit(request_id, action_id, spoken)
 
     @Slot()
     def check_setup(self) -> None:
         """Work out what works here and emit it as `report`."""
         from desktop.setup_check import setup_report
 
-        emit(self.report, setup_report(self.settings, self._ensure_stages_quietly()))
+        self.report.emit(setup_report(self.settings, self._ensure_stages_quietly()))
 
     @Slot(int, str, object)
     def enrol(self, request_id: int, name: str, files: Any) -> None:
@@ -125,7 +124,7 @@ class EngineWorker(QObject):
         try:
             identifier = self._face_identifier()
             if files is None:
-                message = enrol_from_webcam(identifier, name, self.settings.webcam_device, emitter(self.status),
+                message = enrol_from_webcam(identifier, name, self.settings.webcam_device, self.status.emit,
                                             bool(self.settings.keep_thumbnails),
                                             lambda: self.gate.check(request_id))
             else:
@@ -134,27 +133,27 @@ class EngineWorker(QObject):
         except Cancelled:
             return
         except SpaceVoiceError as error:
-            emit(self.failed, request_id, str(error))
+            self.failed.emit(request_id, str(error))
             return
-        emit(self.enrolled, request_id, message)
+        self.enrolled.emit(request_id, message)
 
     @Slot(int, object)
     def download(self, request_id: int, names: Any) -> None:
         """Download the models ``names`` (verified), then reload the recognisers so they are used at once."""
         from desktop.model_offer import SignalProgress, download_models
 
-        progress = SignalProgress(emitter(self.download_progress), lambda: self.gate.check(request_id))
+        progress = SignalProgress(self.download_progress.emit, lambda: self.gate.check(request_id))
         try:
             message = download_models(list(names), self.settings, progress)
         except Cancelled:
-            emit(self.failed, 0, "The download was stopped. It resumes where it stopped next time: "
+            self.failed.emit(0, "The download was stopped. It resumes where it stopped next time: "
                                 "main.py models download.")
             return
         except SpaceVoiceError as error:
-            emit(self.failed, request_id, str(error))
+            self.failed.emit(request_id, str(error))
             return
         self._stages = None
-        emit(self.downloaded, request_id, message)
+        self.downloaded.emit(request_id, message)
         self.warm_up()
 
     @Slot()
@@ -179,13 +178,13 @@ class EngineWorker(QObject):
         try:
             speaker = self._speaker_factory(self.settings)
         except SpaceVoiceError as error:
-            emit(self.failed, 0, str(error))
+            self.failed.emit(0, str(error))
             speaker = None
-        emit(self.speaker_ready, speaker)
+        self.speaker_ready.emit(speaker)
 
     def _ensure_stages(self) -> Any:
         if self._stages is None:
-            emit(self.status, "Loading the scene model..." if self.settings.include_scene
+            self.status.emit("Loading the scene model..." if self.settings.include_scene
                              else "Loading the recognisers...")
             self._stages = self._stage_loader(self.settings)
             release_freed_memory()
@@ -211,7 +210,7 @@ class EngineWorker(QObject):
     def _capture(self, request_id: int, action_id: str) -> Any:
         from engine import capture
 
-        emit(self.step, request_id, "capture")
+        self.step.emit(request_id, "capture")
         if action_id == "describe-window":
             frame = capture.capture_window()
         elif action_id == "describe-webcam":
@@ -231,7 +230,7 @@ class EngineWorker(QObject):
         capture_ms = (time.perf_counter() - started) * 1000
         from engine.describe import describe_frame
 
-        emit(self.step, request_id, "recognise")
+        self.step.emit(request_id, "recognise")
         description = describe_frame(frame, self._fenced(stages, request_id), capture_ms=capture_ms)
         log.debug("timings %s", description.timings_ms)
         return str(description.spoken)
@@ -242,7 +241,7 @@ class EngineWorker(QObject):
         blank = frame.blank_reason()
         if blank is not None:
             return str(blank)
-        emit(self.step, request_id, "recognise")
+        self.step.emit(request_id, "recognise")
         from engine.text import read_text
 
         # read_text adds the reader's notes ("install tesseract-ocr-rus") after the text, as `main.py read` does.

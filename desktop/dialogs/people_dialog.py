@@ -24,7 +24,6 @@ from PySide6.QtWidgets import (
 )
 
 from desktop.messages import MessagePath
-from desktop.signals import emit
 from engine.errors import SpaceVoiceError
 
 IMAGE_FILTER = "Photos (*.jpg *.jpeg *.png *.bmp *.webp *.tif *.tiff)"
@@ -145,7 +144,7 @@ class PeopleDialog(QDialog):
 
     def _after_change(self) -> None:
         self.refresh()
-        emit(self.changed)
+        self.changed.emit()
 
     def _selected(self) -> str | None:
         item = self.list.currentItem()

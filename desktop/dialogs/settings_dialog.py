@@ -24,7 +24,6 @@ from PySide6.QtWidgets import (
 )
 
 from desktop.hotkeys import HotkeyError, parse_hotkey
-from desktop.signals import emit
 from engine.settings import SETTINGS, Setting, Settings, coerce
 
 
@@ -153,5 +152,5 @@ class SettingsDialog(QDialog):
         updated.save()
         self._settings = updated
         self.error_label.setText("")
-        emit(self.saved, updated)
+        self.saved.emit(updated)
         self.accept()
