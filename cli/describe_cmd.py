@@ -69,11 +69,13 @@ def run(args: argparse.Namespace) -> int:
 
 
 def speak_if_asked(args: argparse.Namespace, settings: object, text: str) -> None:
-    """Speak ``text`` (or write it to ``--out``) unless ``--no-speech``."""
+    """Speak ``text`` (or write it to ``--out``) unless ``--no-speech``.
+
+    The voice speaks one sentence (or one line: lines end sentences) at a time, so Ctrl+C, or Stop in the tray
+    app, ends a long reading within a sentence instead of after the whole screen.
+    """
     if args.no_speech and not args.out:
         return
-    try:
-        from engine.speech.choice import say
-    except ModuleNotFoundError:
-        return
+    from engine.speech.choice import say
+
     say(text, settings, out=args.out)

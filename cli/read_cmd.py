@@ -6,7 +6,7 @@ import argparse
 import json
 from pathlib import Path
 
-from cli.describe_cmd import add_source_arguments, capture_from_args
+from cli.describe_cmd import add_source_arguments, capture_from_args, speak_if_asked
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -40,20 +40,5 @@ def run(args: argparse.Namespace) -> int:
         }, ensure_ascii=False))
     else:
         print(result.spoken, flush=True)
-    speak(args, settings, result.spoken)
+    speak_if_asked(args, settings, result.spoken)
     return 0
-
-
-def speak(args: argparse.Namespace, settings: object, text: str) -> None:
-    """Speak ``text`` (or write it to ``--out``) unless ``--no-speech``.
-
-    The voice speaks one sentence (or one line: lines end sentences) at a time, so Ctrl+C, or Stop in the tray
-    app, ends a long reading within a sentence instead of after the whole screen.
-    """
-    if args.no_speech and not args.out:
-        return
-    try:
-        from engine.speech.choice import say
-    except ModuleNotFoundError:
-        return
-    say(text, settings, out=args.out)

@@ -18,6 +18,17 @@ from desktop.hotkeys.base import Hotkey, HotkeyError
 log = logging.getLogger(__name__)
 
 
+def x11_unavailable_reason() -> str | None:
+    """Why global X11 hotkeys cannot work in this session, or ``None`` when they can (shared by both X11 backends)."""
+    if sys.platform in ("win32", "darwin"):
+        return "not an X11 system"
+    if not os.environ.get("DISPLAY"):
+        return "no X11 display (DISPLAY is not set)"
+    if os.environ.get("WAYLAND_DISPLAY"):
+        return "a Wayland session: X11 hotkeys would only work while an X11 program has the focus"
+    return None
+
+
 class X11Hotkeys:
     """Hotkeys on an X11 desktop (and for X11 programs under XWayland)."""
 
@@ -28,13 +39,7 @@ class X11Hotkeys:
 
     def is_available(self) -> str | None:
         """Available on Linux / BSD with an X display."""
-        if sys.platform in ("win32", "darwin"):
-            return "not an X11 system"
-        if not os.environ.get("DISPLAY"):
-            return "no X11 display (DISPLAY is not set)"
-        if os.environ.get("WAYLAND_DISPLAY"):
-            return "a Wayland session: X11 hotkeys would only work while an X11 program has the focus"
-        return None
+        return x11_unavailable_reason()
 
     def start(self, bindings: Mapping[str, Hotkey], on_trigger: Callable[[str], None]) -> None:
         """Start a GlobalHotKeys listener thread for ``bindings``."""

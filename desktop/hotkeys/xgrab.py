@@ -9,14 +9,13 @@ counts as modifiers.
 from __future__ import annotations
 
 import logging
-import os
 import select
-import sys
 import threading
 from collections.abc import Callable, Mapping
 from typing import Any
 
 from desktop.hotkeys.base import Hotkey, HotkeyError
+from desktop.hotkeys.x11 import x11_unavailable_reason
 
 log = logging.getLogger(__name__)
 
@@ -39,12 +38,9 @@ class XGrabHotkeys:
 
     def is_available(self) -> str | None:
         """Available on Linux / BSD with an X display and python-xlib."""
-        if sys.platform in ("win32", "darwin"):
-            return "not an X11 system"
-        if not os.environ.get("DISPLAY"):
-            return "no X11 display (DISPLAY is not set)"
-        if os.environ.get("WAYLAND_DISPLAY"):
-            return "a Wayland session: X11 hotkeys would only work while an X11 program has the focus"
+        reason = x11_unavailable_reason()
+        if reason is not None:
+            return reason
         try:
             import Xlib.display  # noqa: F401 - availability check only
         except ImportError:
