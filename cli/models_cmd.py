@@ -46,7 +46,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                         help="a local model folder or hub id (image-to-text), or 'snac' for the voice decoder")
     export.add_argument("--task", default="image-to-text", choices=("image-to-text", "audio-codec"))
     export.add_argument("--name", help="name in the store (default: from SOURCE)")
-    export.add_argument("--quantize", action="store_true", help="store int8 dynamically quantized files instead of fp32 (about 4x smaller, faster on the CPU)")
+    export.add_argument("--quantize", action="store_true",
+                        help="store int8 dynamically quantized files instead of fp32 (4x smaller, faster on a CPU)")
     export.add_argument("--weights", type=Path, help="snac: the pytorch_model.bin of hubertsiuzdak/snac_24khz")
     export.add_argument("--random-weights", action="store_true",
                         help="snac: export random weights (for testing the pipeline only; it speaks noise)")
