@@ -38,11 +38,15 @@ def load_face_stage(
     device = getattr(settings, "device", None) if settings is not None else None
     models_dir = getattr(settings, "models_dir", None) if settings is not None else None
     files = load_model_files(models_dir or None)
+    # No memory arena: the tray keeps these sessions for hours, and the arena would hold on to the peak buffers
+    # of the largest frame ever seen (measured: +136 MB resident with it, +60 MB without, same speed).
     detector = FaceDetector(
-        create_session(files.detector, device=device, name="yunet face detector"),
+        create_session(files.detector, device=device, name="yunet face detector", arena=False),
         sides=(DETECT_SIDE,) if sides is None else sides,
     )
-    embedder = FaceEmbedder(create_session(files.embedder, device=device, name="sface face embedder"))
+    embedder = FaceEmbedder(
+        create_session(files.embedder, device=device, name="sface face embedder", arena=False)
+    )
     try:
         gallery = gallery if gallery is not None else FaceGallery.load()
     except DataError as error:

@@ -2,10 +2,14 @@
 
 The wheel's files are block-quantized int8 (opset 21). onnxruntime cannot run them as shipped: SFace lists 29
 graph inputs that no node reads, and several of YuNet's ``DequantizeLinear`` nodes carry a ``block_size`` on a
-per-tensor scale, which onnxruntime rejects. Both are repaired in memory, never on disk: every constant
+per-tensor scale, which onnxruntime rejects. Both are repaired (the shipped files are never changed): every constant
 ``DequantizeLinear`` is folded into a float initializer (the same numbers onnxruntime would compute at run
 time), unused inputs are dropped, and YuNet's fixed 640x640 input (SFace's batch of 1) is made dynamic so a frame
 is fed at its own aspect ratio and several faces are embedded in one call.
+
+The repair imports ``onnx`` and parses the whole model (~57 MB of resident memory a tray app would keep), so its
+result is cached in the user's cache folder, named by the digest of what it was made from and checked against the
+digest of its own content when read; a cache file that does not match is made again.
 
 Users who download the full-precision upstream files (OpenCV Zoo; ``main.py models download yunet-2023mar`` and
 ``sface-2021dec``) get those instead, each on its own; they go through the same repair, which leaves a float
@@ -22,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from engine import paths
+from engine.atomicfile import write_atomic
 from engine.errors import ModelError
 
 log = logging.getLogger(__name__)
@@ -184,6 +189,31 @@ def downloaded_file(models_dir_setting: str | None, model: str, filename: str) -
     return path if path.is_file() else None
 
 
+# Bump when `repair_model` changes what it writes, so older cached repairs are not used.
+REPAIR_VERSION = 1
+
+
+def repaired(data: bytes, *, dynamic_axes: dict[str, tuple[int, ...]]) -> bytes:
+    """`repair_model` through an on-disk cache (see the module docstring); the cache is optional, never required."""
+    recipe = repr((REPAIR_VERSION, sorted(dynamic_axes.items()))).encode()
+    key = hashlib.sha256(hashlib.sha256(data).digest() + recipe).hexdigest()[:32]
+    folder = paths.cache_dir() / "faces"
+    for candidate in folder.glob(f"{key}-*.onnx"):
+        try:
+            cached = candidate.read_bytes()
+        except OSError:
+            continue
+        if hashlib.sha256(cached).hexdigest()[:16] == candidate.stem.split("-")[1]:
+            return cached
+        log.info("a cached face model did not match its digest; repairing it again")
+    fixed = repair_model(data, dynamic_axes=dynamic_axes)
+    try:
+        write_atomic(folder / f"{key}-{hashlib.sha256(fixed).hexdigest()[:16]}.onnx", fixed, private=False)
+    except OSError as error:  # a read-only or full cache folder only costs the repair next time
+        log.info("could not cache the repaired face model: %s", error)
+    return fixed
+
+
 def load_model_files(models_dir_setting: str | None = None) -> FaceModelFiles:
     """The detector and embedder, repaired: each the full-precision download when installed, else the built-in."""
     detector_path = downloaded_file(models_dir_setting, UPSTREAM_MODELS[UPSTREAM_DETECTOR], UPSTREAM_DETECTOR)
@@ -193,7 +223,7 @@ def load_model_files(models_dir_setting: str | None = None) -> FaceModelFiles:
     origin = "+".join("downloaded" if path else "built-in" for path in (detector_path, embedder_path))
     log.info("face models: %s", origin)
     return FaceModelFiles(
-        detector=repair_model(detector, dynamic_axes={"input": (2, 3)}),
-        embedder=repair_model(embedder, dynamic_axes={"data": (0,)}),
+        detector=repaired(detector, dynamic_axes={"input": (2, 3)}),
+        embedder=repaired(embedder, dynamic_axes={"data": (0,)}),
         origin=origin,
     )
