@@ -40,9 +40,19 @@ def wait_for_window(name: str, timeout: float = 30.0) -> str:
     raise TimeoutError(f"no window named {name!r} appeared")
 
 
-def settle(seconds: float = 0.6) -> None:
-    """Give a program time to finish drawing after its window maps (fonts, anti-aliasing, a cursor blink)."""
+def settle(seconds: float = 0.6, *, timeout: float = 20.0) -> None:
+    """Wait until a program has finished drawing after its window maps: at least ``seconds``, then until two
+    screenshots 0.3 s apart are the same. A fixed sleep alone was not enough on a busy machine: the screenshot
+    caught a dialog without its buttons and a terminal halfway through a line."""
     time.sleep(seconds)
+    deadline = time.monotonic() + timeout
+    previous = grab_screen().image
+    while time.monotonic() < deadline:
+        time.sleep(0.3)
+        current = grab_screen().image
+        if np.array_equal(previous, current):
+            return
+        previous = current
 
 
 def grab_screen() -> Frame:
