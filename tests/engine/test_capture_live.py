@@ -15,7 +15,11 @@ from engine.errors import DeviceError
 def test_screen_capture_sees_what_is_drawn(x_display):
     # Paint the root window a known colour with a real X client, then capture it.
     subprocess.run(["xsetroot", "-solid", "#3366cc"], check=True)
-    frame = capture.capture_screen()
+    try:
+        frame = capture.capture_screen()
+    finally:
+        # The display is shared by the whole session: later tests photograph it and expect the default root.
+        subprocess.run(["xsetroot", "-def"], check=True)
     assert frame.image.shape == (800, 1280, 3)
     assert frame.source == "screen"
     assert tuple(int(c) for c in frame.image[400, 640]) == (0x33, 0x66, 0xCC)
