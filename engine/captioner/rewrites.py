@@ -38,10 +38,7 @@ def share_transposed_weights(model: Any) -> int:
             rewritten += 1
         nodes.append(node)
     if rewritten:
-        del graph.node[:]
-        graph.node.extend(nodes)
-        if not any(o.domain == "com.microsoft" for o in model.opset_import):
-            model.opset_import.append(helper.make_opsetid("com.microsoft", 1))
+        _use_nodes(model, nodes)
         drop_dead_nodes(model)
     return rewritten
 
@@ -86,10 +83,7 @@ def quantized_matmuls_stay_quantized(model: Any) -> int:
             rewritten += 1
         nodes.append(node)
     if rewritten:
-        del graph.node[:]
-        graph.node.extend(nodes)
-        if not any(o.domain == "com.microsoft" for o in model.opset_import):
-            model.opset_import.append(helper.make_opsetid("com.microsoft", 1))
+        _use_nodes(model, nodes)
     return rewritten
 
 
@@ -108,3 +102,13 @@ def drop_dead_nodes(model: Any) -> None:
     unused = [t for t in graph.initializer if t.name not in needed]
     for tensor in unused:
         graph.initializer.remove(tensor)
+
+
+def _use_nodes(model: Any, nodes: list[Any]) -> None:
+    """Make ``nodes`` the graph's nodes, and declare the com.microsoft opset their fused operators need."""
+    from onnx import helper
+
+    del model.graph.node[:]
+    model.graph.node.extend(nodes)
+    if not any(o.domain == "com.microsoft" for o in model.opset_import):
+        model.opset_import.append(helper.make_opsetid("com.microsoft", 1))
