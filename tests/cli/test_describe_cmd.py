@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import json
 
-import cv2
 import numpy as np
 
 from tests.conftest import ROOT
+from tests.fake_camera import write_video
 
 
 def test_describe_sample_image_prints_json_with_every_field(main_cli):
@@ -20,11 +20,7 @@ def test_describe_sample_image_prints_json_with_every_field(main_cli):
 
 
 def test_describe_webcam_reads_a_video_stream_and_reports_a_covered_lens(main_cli, tmp_path):
-    path = tmp_path / "covered.avi"
-    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), 10, (160, 120))
-    for _ in range(3):
-        writer.write(np.zeros((120, 160, 3), np.uint8))
-    writer.release()
+    path = write_video(tmp_path / "covered.avi", [np.zeros((120, 160, 3), np.uint8)] * 3)
     result = main_cli("describe", "--webcam", str(path), "--json", "--no-speech")
     assert result.returncode == 0, result.stderr
     payload = json.loads(result.stdout)

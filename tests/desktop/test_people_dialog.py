@@ -11,6 +11,7 @@ from PySide6.QtWidgets import QLabel
 from engine.faces.gallery import FaceGallery
 from engine.pipeline import load_stages
 from tests.desktop.conftest import heard, screenshot
+from tests.fake_camera import write_video
 
 pytestmark = pytest.mark.gui
 
@@ -61,7 +62,6 @@ def test_people_dialog_adds_renames_removes_and_describe_names_them(make_app, sp
 
 def test_people_dialog_enrols_from_the_webcam_with_spoken_guidance(make_app, spy, qtbot, faces_dir, tmp_path):
     import cv2
-    import numpy as np
 
     from engine.capture import load_image
     from engine.settings import Settings
@@ -70,12 +70,8 @@ def test_people_dialog_enrols_from_the_webcam_with_spoken_guidance(make_app, spy
     face = load_image(faces_dir / "kate_siegel.jpg").image
     height = 360
     width = round(face.shape[1] * height / face.shape[0])
-    frame = np.ascontiguousarray(cv2.resize(face, (width, height), interpolation=cv2.INTER_AREA)[:, :, ::-1])
-    video = tmp_path / "camera.avi"
-    writer = cv2.VideoWriter(str(video), cv2.VideoWriter_fourcc(*"MJPG"), 10, (width, height))
-    for _ in range(240):
-        writer.write(frame)
-    writer.release()
+    frame = cv2.resize(face, (width, height), interpolation=cv2.INTER_AREA)
+    video = write_video(tmp_path / "camera.avi", [frame] * 240)
     settings = Settings.load()
     settings.set("webcam_device", str(video))
     settings.save()

@@ -10,6 +10,7 @@ from PySide6.QtWidgets import QLabel, QSystemTrayIcon
 
 from desktop.actions import ACTIONS
 from tests.desktop.conftest import heard, screenshot
+from tests.fake_camera import write_video
 
 pytestmark = pytest.mark.gui
 
@@ -96,11 +97,7 @@ def test_describe_webcam_reads_what_the_camera_sees(make_app, spy, qtbot, tmp_pa
     # A video file is the camera: a white card with large black letters held in front of it.
     frame = np.full((360, 640, 3), 255, np.uint8)
     cv2.putText(frame, "EXIT 12", (60, 220), cv2.FONT_HERSHEY_SIMPLEX, 4, (0, 0, 0), 12, cv2.LINE_AA)
-    video = tmp_path / "camera.avi"
-    writer = cv2.VideoWriter(str(video), cv2.VideoWriter_fourcc(*"MJPG"), 10, (640, 360))
-    for _ in range(20):
-        writer.write(frame)
-    writer.release()
+    video = write_video(tmp_path / "camera.avi", [frame] * 20)
     settings = Settings.load()
     settings.set("webcam_device", str(video))
     settings.save()

@@ -10,6 +10,7 @@ import pytest
 
 from engine import capture
 from engine.errors import DeviceError
+from tests.fake_camera import write_video
 
 
 def test_screen_capture_sees_what_is_drawn(x_display):
@@ -72,21 +73,11 @@ def test_cli_screen_without_display_is_one_plain_line(main_cli):
     assert completed.stderr.count("\n") == 1 and "no display" in completed.stderr
 
 
-def _write_video(path, frames):
-    import cv2
-
-    height, width = frames[0].shape[:2]
-    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), 10, (width, height))
-    for frame in frames:
-        writer.write(frame[:, :, ::-1])
-    writer.release()
-
-
 def test_webcam_from_a_video_file_gives_rgb_frames(tmp_path):
     red = np.zeros((120, 160, 3), np.uint8)
     red[:, :, 0] = 220
     path = tmp_path / "camera.avi"
-    _write_video(path, [red] * 3)
+    write_video(path, [red] * 3)
     frame = capture.capture_webcam(str(path))
     assert frame.source == "webcam" and frame.image.shape == (120, 160, 3)
     r, g, b = (int(v) for v in frame.image[60, 80])

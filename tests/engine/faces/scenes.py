@@ -40,13 +40,3 @@ def scene(size: tuple[int, int], pictures: list[tuple[np.ndarray, float, int]]) 
     for picture, centre, height in pictures:
         paste(canvas, picture, centre, height)
     return canvas
-
-
-def write_video(path: Path, frames: list[np.ndarray], fps: int = 10) -> Path:
-    """An MJPG .avi of RGB frames: the fake camera of the webcam commands."""
-    height, width = frames[0].shape[:2]
-    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), fps, (width, height))
-    for frame in frames:
-        writer.write(np.ascontiguousarray(frame[:, :, ::-1]))
-    writer.release()
-    return path

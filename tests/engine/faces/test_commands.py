@@ -12,7 +12,8 @@ import pytest
 from PIL import Image, ImageDraw
 
 from engine.faces.gallery import people_file
-from tests.engine.faces.scenes import scene, stranger, write_video
+from tests.engine.faces.scenes import scene, stranger
+from tests.fake_camera import write_video
 
 
 @pytest.fixture(autouse=True)
