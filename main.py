@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import argparse
 import importlib
-import importlib.util
 import logging
 import os
 import sys
@@ -30,13 +29,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("-v", "--verbose", action="count", default=0, help="more log detail (-vv: debug)")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in COMMAND_MODULES:
-        try:
-            module = importlib.import_module(f"cli.{name}")
-        except ModuleNotFoundError as error:
-            if error.name != f"cli.{name}":
-                raise
-            continue
-        module.register(sub)
+        importlib.import_module(f"cli.{name}").register(sub)
     return parser
 
 
@@ -58,11 +51,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     setup_logging(args.verbose)
     if args.command is None:
-        if _has_tray():
-            args = parser.parse_args([*argv, "tray"])
-        else:
-            parser.print_usage()
-            return 0
+        args = parser.parse_args([*argv, "tray"])
     try:
         return int(args.func(args) or 0)
     except SpaceVoiceError as error:
@@ -80,10 +69,6 @@ def main(argv: Sequence[str] | None = None) -> int:
             file=sys.stderr,
         )
         return 70
-
-
-def _has_tray() -> bool:
-    return importlib.util.find_spec("cli.tray_cmd") is not None
 
 
 if __name__ == "__main__":

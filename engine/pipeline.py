@@ -38,10 +38,6 @@ def load_stages(settings: Settings | None = None, *, only: tuple[str, ...] | Non
             problem = getattr(getattr(stage, "gallery", None), "problem", None)
             if problem:
                 stages.missing["people file"] = str(problem)
-        except ModuleNotFoundError as error:
-            if error.name != module_name:
-                raise
-            stages.missing[name] = f"The {name} step is not part of this installation of SpaceVoice."
         except SpaceVoiceError as error:
             log.info("%s stage unavailable: %s", name, error)
             stages.missing[name] = str(error)
