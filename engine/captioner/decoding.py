@@ -13,6 +13,8 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from engine.captioner.output_layer import BoundedLogits
+
 NEG = np.float32(-1.0e9)
 
 
@@ -23,8 +25,12 @@ class StepModel(Protocol):
         """The empty cache for ``batch`` sequences."""
         ...
 
-    def step(self, tokens: np.ndarray, state: Any) -> tuple[np.ndarray, Any]:
-        """Feed ``tokens`` (batch, 1) int64; return the next-token logits (batch, vocab) and the new cache."""
+    def step(self, tokens: np.ndarray, state: Any, *, bounded: bool = False) -> tuple[np.ndarray | BoundedLogits, Any]:
+        """Feed ``tokens`` (batch, 1) int64; return the next-token logits (batch, vocab) and the new cache.
+
+        With ``bounded`` the model may answer `BoundedLogits` (approximate logits with proven error bounds and
+        exact values on demand) instead; without it, it answers an array.
+        """
         ...
 
     def reorder(self, state: Any, rows: np.ndarray) -> Any:
@@ -127,9 +133,10 @@ def greedy_search(model: StepModel, settings: GenerationSettings) -> Generated:
     state = model.start(1)
     eos = set(settings.eos_token_ids)
     while len(sequence) < settings.max_length:
-        logits, state = model.step(np.array([[sequence[-1]]], dtype=np.int64), state)
-        logits = logits.astype(np.float32, copy=False)
-        scores = process_scores(np.array([sequence], dtype=np.int64), logits, settings)
+        answer, state = model.step(np.array([[sequence[-1]]], dtype=np.int64), state, bounded=True)
+        history = np.array([sequence], dtype=np.int64)
+        logits = _exact_where_it_matters(answer, history, settings)
+        scores = process_scores(history, logits, settings)
         token = int(np.argmax(scores[0]))
         sequence.append(token)
         if token in eos:
@@ -137,6 +144,27 @@ def greedy_search(model: StepModel, settings: GenerationSettings) -> Generated:
         probs.append(float(np.exp(log_softmax(logits[:1])[0, token])))
     generated = [t for t in sequence[1:] if t not in eos]
     return Generated(tuple(generated), tuple(probs))
+
+
+def _exact_where_it_matters(
+    answer: np.ndarray | BoundedLogits, history: np.ndarray, settings: GenerationSettings
+) -> np.ndarray:
+    """Logits whose argmax after `process_scores` is the exact one: bounded logits made exact where it matters.
+
+    Every processor is a non-decreasing function of each logit (the repetition penalty divides positive and
+    multiplies negative scores; bans give -inf), so processing the lower and upper bounds bounds each processed
+    score. A token whose upper bound is below the best lower bound cannot be the argmax; every other token (the
+    candidates, a handful) gets its exact logit, and the approximate ones elsewhere stay below the best exact
+    score. The probability normaliser then uses exact logits for the candidates and approximate ones for the rest.
+    """
+    if not isinstance(answer, BoundedLogits):
+        return answer.astype(np.float32, copy=False)
+    values = answer.values.astype(np.float32, copy=True)
+    low = process_scores(history, values - answer.error, settings)
+    high = process_scores(history, values + answer.error, settings)
+    candidates = np.flatnonzero(high[0] >= low[0].max())
+    values[0, candidates] = answer.exact(candidates)
+    return values
 
 
 def _top(values: np.ndarray, k: int) -> np.ndarray:
@@ -166,6 +194,7 @@ def beam_search(model: StepModel, settings: GenerationSettings) -> Generated:
     is_top = np.arange(keep) < beams
     while True:
         logits, state = model.step(running[:, -1:], state)
+        assert isinstance(logits, np.ndarray), "an unbounded step answers exact logits"
         logps = process_scores(running, log_softmax(logits.astype(np.float32, copy=False)), settings)
         vocab = logps.shape[1]
         accumulated = (logps + running_scores[:, None]).reshape(-1)

@@ -24,13 +24,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from engine.captioner.output_layer import PreparedOutput, detach_output_layer, save_output_layer
 from engine.captioner.rewrites import drop_dead_nodes, quantized_matmuls_stay_quantized, share_transposed_weights
 from engine.errors import ModelError
 
 log = logging.getLogger(__name__)
 
 IMAGE_INPUT = "encoder_hidden_states"
-FORMAT_VERSION = "7"
+FORMAT_VERSION = "8"
 _QUANTIZED_OPS = {"DynamicQuantizeMatMul", "MatMulInteger", "DynamicQuantizeLinear", "QGemm", "QLinearMatMul"}
 _DAMAGED_HINT = "Download it again with: main.py models download NAME, or check it with: main.py models verify"
 
@@ -53,13 +54,15 @@ class PreparedDecoder:
     """The decoder, split: ``image_part`` (run once per picture) and ``step_part`` (run per token).
 
     ``image_part`` is ``None`` when nothing could be hoisted; then ``step_part`` still takes
-    ``encoder_hidden_states`` directly. ``layout`` says how the image-part outputs follow the batch.
+    ``encoder_hidden_states`` directly. ``layout`` says how the image-part outputs follow the batch. ``output``
+    is the tied output layer taken out of the step part (`engine.captioner.output_layer`), when there is one.
     """
 
     image_part: Path | bytes | None
     step_part: Path | bytes
     layout: BatchLayout
     quantized: bool = False
+    output: PreparedOutput | None = None
 
 
 def _load(path: Path) -> Any:
@@ -261,13 +264,15 @@ def prepare_decoder(path: Path, cache_root: Path | None) -> PreparedDecoder:
             image = folder / "image_part.onnx"
             layout = BatchLayout(frozenset(meta["batched"]), frozenset(meta["fixed"]),
                                  {k: tuple(v) for k, v in meta["entries"].items()})
+            output = PreparedOutput.from_folder(folder, meta["output"]) if meta["output"] is not None else None
             return PreparedDecoder(image if image.is_file() else None, folder / "step_part.onnx", layout,
-                                   bool(meta["quantized"]))
+                                   bool(meta["quantized"]), output)
         except (OSError, ValueError, KeyError, TypeError) as error:
             log.info("prepared decoder cache in %s is unreadable (%s); rebuilding it", folder, error)
     model = cache_branch(_load(path))
     image_model, step_model, layout = split_decoder_model(model)
     del model
+    detached = detach_output_layer(step_model)
     share_transposed_weights(step_model)
     quantized_matmuls_stay_quantized(step_model)
     drop_dead_nodes(step_model)
@@ -275,8 +280,9 @@ def prepare_decoder(path: Path, cache_root: Path | None) -> PreparedDecoder:
     image_bytes = image_model.SerializeToString() if image_model is not None else None
     step_bytes = step_model.SerializeToString()
     del image_model, step_model
+    in_memory = PreparedOutput.in_memory(detached) if detached is not None else None
     if folder is None:
-        return PreparedDecoder(image_bytes, step_bytes, layout, quantized)
+        return PreparedDecoder(image_bytes, step_bytes, layout, quantized, in_memory)
     from engine.atomicfile import write_atomic
 
     try:
@@ -284,11 +290,13 @@ def prepare_decoder(path: Path, cache_root: Path | None) -> PreparedDecoder:
         if image_bytes is not None:
             write_atomic(folder / "image_part.onnx", image_bytes, private=False)
         write_atomic(folder / "step_part.onnx", step_bytes, private=False)
+        output_meta = save_output_layer(folder, detached) if detached is not None else None
         meta = {"batched": sorted(layout.batched), "fixed": sorted(layout.fixed), "entries": layout.entries,
-                "quantized": quantized, "source": path.name}
+                "quantized": quantized, "source": path.name, "output": output_meta}
         write_atomic(folder / "prepared.json", json.dumps(meta).encode(), private=False)
+        output = PreparedOutput.from_folder(folder, output_meta) if output_meta is not None else None
     except OSError as error:
         log.warning("cannot cache the prepared decoder in %s (%s); keeping it in memory", folder, error)
-        return PreparedDecoder(image_bytes, step_bytes, layout, quantized)
+        return PreparedDecoder(image_bytes, step_bytes, layout, quantized, in_memory)
     return PreparedDecoder(folder / "image_part.onnx" if image_bytes is not None else None,
-                           folder / "step_part.onnx", layout, quantized)
+                           folder / "step_part.onnx", layout, quantized, output)

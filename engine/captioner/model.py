@@ -17,6 +17,7 @@ import numpy as np
 from engine.captioner.decoding import Generated, GenerationSettings, generate
 from engine.captioner.graphs import IMAGE_INPUT, prepare_decoder
 from engine.captioner.layout import FIX_HINT, CaptionerFiles
+from engine.captioner.output_layer import OUTPUT_HIDDEN, TOKEN_ROWS, BoundedLogits, OutputLayer, TokenTable
 from engine.captioner.preprocess import ImagePreprocessor
 from engine.describe import Caption
 from engine.errors import ModelError
@@ -71,14 +72,26 @@ class _CachedDecoder:
             state[name] = self._ort.OrtValue.ortvalue_from_numpy(np.zeros((batch, heads, 0, size), dtype=np.float32))
         return state
 
-    def step(self, tokens: np.ndarray, state: dict[str, Any]) -> tuple[np.ndarray, dict[str, Any]]:
-        """One decoder step; the present keys/values become the next step's past without a copy."""
+    def step(
+        self, tokens: np.ndarray, state: dict[str, Any], *, bounded: bool = False
+    ) -> tuple[np.ndarray | BoundedLogits, dict[str, Any]]:
+        """One decoder step; the present keys/values become the next step's past without a copy.
+
+        With a detached output layer and ``bounded`` (greedy search, one sequence), the logits are int8 ones
+        with error bounds and exact values on demand (`engine.captioner.output_layer`).
+        """
         captioner = self._captioner
         ids = np.ascontiguousarray(tokens, dtype=np.int64)
         feeds = dict(state)
         feeds["input_ids"] = self._ort.OrtValue.ortvalue_from_numpy(ids)
+        output_layer = captioner.output_layer
+        if output_layer is not None:
+            feeds[TOKEN_ROWS] = self._ort.OrtValue.ortvalue_from_numpy(output_layer.rows(ids))
         outputs = captioner.step_session.run_with_ort_values(captioner.step_outputs, feeds)
-        logits = outputs[0].numpy()[:, -1, :]
+        last = outputs[0].numpy()[:, -1, :]
+        logits: np.ndarray | BoundedLogits = last
+        if output_layer is not None:
+            logits = output_layer.bounded(last[0]) if bounded and len(last) == 1 else output_layer.full(last)
         new_state = {k: v for k, v in state.items() if k not in captioner.past_shapes}
         for past_name, value in zip(captioner.past_shapes, outputs[1:], strict=True):
             new_state[past_name] = value
@@ -148,6 +161,13 @@ class Captioner:
             prepared.step_part, device=device, threads=threads, name=f"{files.decoder.stem} (per token)",
             prepack=prepared.quantized, arena=False,
         )
+        self.output_layer: OutputLayer | None = None
+        if prepared.output is not None:
+            output = prepared.output
+            # int8 weights are always prepacked (repacked at every call otherwise); this session holds only them.
+            head = create_session(output.head, device=device, threads=threads,
+                                  name=f"{files.decoder.stem} (output layer)", prepack=True, arena=False)
+            self.output_layer = OutputLayer(head, TokenTable(output.table), output.scale, output.zero, output.bounds)
         _return_freed_memory()
         self.layout = prepared.layout
         self.step_inputs = {i.name: i for i in self.step_session.get_inputs()}
@@ -157,7 +177,7 @@ class Captioner:
 
     def _past_shapes(self) -> dict[str, tuple[int, int]]:
         """Past input name -> (heads, head size), in the order of the step's ``present.*`` outputs."""
-        if "input_ids" not in self.step_inputs or self.step_outputs[:1] != ["logits"]:
+        if "input_ids" not in self.step_inputs or self.step_outputs[:1] not in (["logits"], [OUTPUT_HIDDEN]):
             raise ModelError(f"{self.files.decoder.name} is not a text decoder.", FIX_HINT)
         decoder = self.files.config.get("decoder", {})
         heads = int(decoder.get("n_head") or decoder.get("num_attention_heads") or 0)

@@ -164,7 +164,10 @@ def test_caption_text_and_confidence_follow_the_tokens(
     caption = captioner.caption(picture)
     assert caption.text == captioner.tokenizer.decode(list(ids), skip_special_tokens=True).strip()
     assert caption.text
-    assert caption.confidence == pytest.approx(float(np.mean(probs)), abs=1e-4)
+    # Greedy search takes the softmax normaliser's terms for tokens that cannot win from the int8 output layer
+    # (engine.captioner.output_layer): within its error bound, a fraction of a percent on this tiny model's flat
+    # distributions; far below what the hedge thresholds (0.35, 0.12) can notice.
+    assert caption.confidence == pytest.approx(float(np.mean(probs)), rel=5e-3)
     assert 0.0 < caption.confidence <= 1.0
 
 
@@ -184,6 +187,51 @@ def test_int8_export_matches_optimum_on_the_same_files(tiny_captioner_int8_dir: 
         pixels = ours.preprocess(picture)
         expected = _strip(optimum_model.generate(pixel_values=_tensor(pixels))[0].tolist(), eos)
         assert ours.generate(picture).token_ids == expected
+
+
+@pytest.mark.parametrize("precision", ["fp32", "int8"])
+def test_int8_output_layer_bounds_hold_and_the_exact_argmax_wins(
+    precision: str, tiny_captioner_dir: Path, tiny_captioner_int8_dir: Path, pictures: list, tmp_path: Path
+) -> None:
+    """The proven bound of the int8 output layer holds against the exact product, for every token and step."""
+    from engine.captioner.output_layer import BoundedLogits
+
+    folder = tiny_captioner_dir if precision == "fp32" else tiny_captioner_int8_dir
+    captioner = Captioner(find_captioner_files(folder, precision), cache_root=tmp_path)
+    layer = captioner.output_layer
+    assert layer is not None, "the tied output layer was not detached"
+    vocab = layer.table.shape[0]
+    seen = []
+
+    class Recording:
+        def __init__(self, inner: Any) -> None:
+            self.inner = inner
+
+        def start(self, batch: int) -> Any:
+            return self.inner.start(batch)
+
+        def step(self, tokens: np.ndarray, state: Any, *, bounded: bool = False) -> Any:
+            logits, state = self.inner.step(tokens, state, bounded=bounded)
+            assert isinstance(logits, BoundedLogits)
+            exact = logits.exact(np.arange(vocab))
+            slack = np.abs(exact - logits.values[0]) / logits.error
+            seen.append(float(slack.max()))
+            assert (slack <= 1.0).all(), f"bound broken by a factor {slack.max():.3f}"
+            assert int(np.argmax(exact)) in np.flatnonzero(logits.values[0] + logits.error >= (logits.values[0] -
+                                                                                             logits.error).max())
+            return logits, state
+
+        def reorder(self, state: Any, rows: np.ndarray) -> Any:
+            return self.inner.reorder(state, rows)
+
+    from engine.captioner.decoding import generate
+    from engine.captioner.model import _CachedDecoder
+
+    for picture in pictures[:3]:
+        features = captioner.encoder.run(None, {"pixel_values": captioner.preprocess(picture)})[0]
+        generated = generate(Recording(_CachedDecoder(captioner, features)), captioner.generation)
+        assert generated.token_ids == captioner.generate(picture).token_ids
+    assert seen and max(seen) > 0.0
 
 
 def test_merged_decoder_in_xenova_layout_gives_the_same_tokens(
