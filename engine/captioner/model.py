@@ -169,7 +169,8 @@ class Captioner:
             # second pool spinning against them made every token slower (fp32 caption 1.29 -> 0.96 s, measured).
             head = create_session(output.head, device=device, threads=1,
                                   name=f"{files.decoder.stem} (output layer)", prepack=True, arena=False)
-            self.output_layer = OutputLayer(head, TokenTable(output.table), output.scale, output.zero, output.bounds)
+            self.output_layer = OutputLayer(head, TokenTable(output.table), output.scale, output.zero, output.bounds,
+                                            device=device, threads=threads)
         _return_freed_memory()
         self.layout = prepared.layout
         self.step_inputs = {i.name: i for i in self.step_session.get_inputs()}

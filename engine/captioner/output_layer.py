@@ -205,8 +205,11 @@ class TokenTable:
 class OutputLayer:
     """The detached output layer at run time: token rows for the lookup, int8 logits with bounds, exact logits."""
 
-    def __init__(self, session: Any, table: TokenTable, scale: float | None, zero: int, bounds: np.ndarray) -> None:
+    def __init__(self, session: Any, table: TokenTable, scale: float | None, zero: int, bounds: np.ndarray, *,
+                 device: str | None = None, threads: int = 0) -> None:
         self.session = session
+        self._exact_session: Any = None
+        self._device, self._threads = device, threads
         self.table = table
         self.scale = None if scale is None else np.float32(scale)
         self.zero = zero
@@ -256,7 +259,31 @@ class OutputLayer:
         """Logits of every token (batch, vocab): the exact product at fp32, the int8 one for an int8 model."""
         if self.scale is not None:
             return self.approximate(hidden)
-        return hidden.astype(np.float32, copy=False) @ self.table.whole().T
+        return self._exact_product().run(None, {OUTPUT_HIDDEN: hidden.astype(np.float32, copy=False),
+                                                "token_table": self.table.whole()})[0]
+
+    def _exact_product(self) -> Any:
+        """A weightless session multiplying by the table given as an input (onnxruntime, not numpy's BLAS, so
+        that it uses the captioner's threads); built at the first beam search."""
+        if self._exact_session is None:
+            from onnx import TensorProto, helper
+
+            from engine.runtime import create_session
+
+            vocab, hidden = self.table.shape
+            node = helper.make_node("FusedMatMul", [OUTPUT_HIDDEN, "token_table"], ["logits"], domain="com.microsoft",
+                                    transB=1, alpha=1.0)
+            graph = helper.make_graph(
+                [node], "exact_output_layer",
+                [helper.make_tensor_value_info(OUTPUT_HIDDEN, TensorProto.FLOAT, ["batch_size", hidden]),
+                 helper.make_tensor_value_info("token_table", TensorProto.FLOAT, [vocab, hidden])],
+                [helper.make_tensor_value_info("logits", TensorProto.FLOAT, ["batch_size", vocab])],
+            )
+            model = helper.make_model(graph, ir_version=8, opset_imports=[helper.make_opsetid("", 17),
+                                                                          helper.make_opsetid("com.microsoft", 1)])
+            self._exact_session = create_session(model.SerializeToString(), device=self._device, threads=self._threads,
+                                                 name="output layer (exact)", arena=False)
+        return self._exact_session
 
 
 def save_output_layer(folder: Path, layer: DetachedOutputLayer) -> dict[str, Any]:
