@@ -90,3 +90,14 @@ def test_in_memory_model_bytes_work():
     assert session.run(None, {"x": np.zeros(1, np.float32)})[0].tolist() == [1.0]
     assert "bytes model" in runtime.providers_in_use()
     onnx.checker.check_model(onnx.load_from_string(_add_one_model()))
+
+
+def test_a_session_made_from_bytes_does_not_keep_a_copy_of_them():
+    # A tray app holds its sessions for hours: a kept serialized model would double the weights' memory.
+    import sys
+
+    data = _add_one_model()
+    before = sys.getrefcount(data)
+    session = runtime.create_session(data, name="bytes model", cache=False)
+    assert sys.getrefcount(data) == before
+    assert session.run(None, {"x": np.ones(2, np.float32)})[0].tolist() == [2.0, 2.0]
