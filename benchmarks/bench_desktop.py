@@ -106,7 +106,7 @@ def in_process(runs: int) -> tuple[list[float], list[float], list[float]]:
 
     from desktop.app import SpaceVoiceApp
     from desktop.model_offer import mark_offer_made
-    from desktop.narrator import Narrator
+    from engine.speech.narrator import Narrator
 
     qapp = QApplication.instance() or QApplication([])
     poster = QLabel("INVOICE 4172 OVERDUE\nPay before Friday")

@@ -21,12 +21,12 @@ from desktop.dialogs.report_box import report_box
 from desktop.hotkeys import ActiveHotkeys, start_hotkeys
 from desktop.instance import InstanceServer
 from desktop.messages import MessagePath
-from desktop.narrator import AudioOut, Narrator
 from desktop.no_tray_window import NoTrayWindow
 from desktop.requests import RequestGate
 from desktop.tray import Tray, build_actions, update_hotkey_hints
 from desktop.worker import EngineWorker, default_speaker, default_stage_loader
 from engine.settings import Settings
+from engine.speech.narrator import AudioOut, Narrator
 
 log = logging.getLogger(__name__)
 

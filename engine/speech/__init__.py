@@ -4,6 +4,15 @@ Backends implement `Speaker`; `engine.speech.choice` orders them (Orpheus when i
 else the system voice) and announces a fallback once.
 """
 
-from engine.speech.base import AudioChunk, Speaker, SpeechSpy
+from typing import Any
 
 __all__ = ["AudioChunk", "Speaker", "SpeechSpy"]
+
+
+def __getattr__(name: str) -> Any:
+    # Lazy: `engine.speech.base` imports numpy, which the tray must not pay for before its icon shows.
+    if name in __all__:
+        from engine.speech import base
+
+        return getattr(base, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -1,4 +1,4 @@
-"""Which voice speaks, the fallback when it cannot, and `say` (blocking; `Narrator`, re-exported here, is the
+"""Which voice speaks, the fallback when it cannot, and `say` (blocking; `engine.speech.narrator.Narrator` is the
 background one).
 
 Order: Orpheus, then the system voice. ``auto`` picks Orpheus only when it is installed and a short warm-up on
@@ -27,12 +27,11 @@ from engine import paths
 from engine.atomicfile import write_atomic
 from engine.errors import InputError, ModelError, SpaceVoiceError
 from engine.speech.base import AudioChunk, Speaker
-from engine.speech.narrator import Narrator
 from engine.speech.player import Player, output_device, write_wav
 from engine.speech.sentences import split_sentences
 from engine.speech.system_voice import SystemVoice
 
-__all__ = ["ENGINES", "Narrator", "VoiceChain", "choose_speaker", "say"]
+__all__ = ["ENGINES", "VoiceChain", "choose_speaker", "say"]
 
 log = logging.getLogger(__name__)
 

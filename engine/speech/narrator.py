@@ -1,106 +1,200 @@
-"""`Narrator`: speech in the background for the tray app; `speak` returns at once, `stop` silences at once."""
+"""Speaks text without ever blocking the caller: ``speak()`` returns at once, ``stop()`` silences at once.
+
+The tray app talks to speech only through `Narrator`: a queue and a thread in front of a `Speaker` (chosen by
+the tray's engine worker, the one owner of model sessions) and `engine.speech.player.Player` (which stops within
+one 10 ms block). A new text interrupts the old one; `stop` drops the queue and silences the player. Without a
+sound device the audio is consumed silently (said once), so the voice still runs and a speech spy still hears
+the words. `on_first_audio` marks when a text's first audio is ready: the "first spoken word" benchmarks time.
+Importing this module loads neither numpy nor a voice, so the tray can create its narrator before its icon shows.
+"""
 
 from __future__ import annotations
 
 import logging
+import queue
 import threading
-from collections.abc import Callable, Iterator
+import time
+from collections.abc import Callable, Iterable, Iterator
 from typing import TYPE_CHECKING, Any
 
-from engine.errors import SpaceVoiceError
-from engine.speech.base import AudioChunk, Speaker
-from engine.speech.player import Player
-
-if TYPE_CHECKING:
-    from engine.speech.choice import VoiceChain
+if TYPE_CHECKING:  # numpy comes with it: not needed before the first word is spoken
+    from engine.speech.base import AudioChunk, Speaker
 
 log = logging.getLogger(__name__)
-Notice = Callable[[str], None]
+
+class SilentOutput:
+    """Where there is no sound device: consumes the audio (so the voice still runs and a spy still hears the
+    words) at once, and can be stopped like a real player."""
+
+    def __init__(self) -> None:
+        self._stopped = threading.Event()
+
+    def play(self, chunks: Iterable[AudioChunk]) -> bool:
+        """Consume ``chunks``; return False when stopped first."""
+        self._stopped.clear()
+        return all(not self._stopped.is_set() for _chunk in chunks)
+
+    def stop(self) -> None:
+        """Stop consuming."""
+        self._stopped.set()
+
+
+class AudioOut:
+    """The sound card through `engine.speech.player.Player` (one stream, stops within a block), or
+    `SilentOutput` when there is no sound device (said once in the log and to ``on_no_device``)."""
+
+    def __init__(self, on_no_device: Callable[[str], None] | None = None) -> None:
+        self._player: Any = None
+        self._on_no_device = on_no_device
+
+    def _choose(self) -> Any:
+        if self._player is None:
+            from engine.errors import DeviceError
+            from engine.speech.player import Player, output_device
+
+            try:
+                output_device()
+                self._player = Player()
+            except DeviceError as error:
+                log.warning("%s Speech is not audible.", error)
+                if self._on_no_device is not None:
+                    self._on_no_device(str(error))
+                self._player = SilentOutput()
+        return self._player
+
+    @property
+    def player(self) -> Any:
+        """The `Player` or `SilentOutput` in use, or ``None`` before the first `play`."""
+        return self._player
+
+    def play(self, chunks: Iterable[AudioChunk]) -> bool:
+        """Play ``chunks`` until they end or `stop` is called."""
+        return bool(self._choose().play(chunks))
+
+    def stop(self) -> None:
+        """Silence the current playback."""
+        if self._player is not None:
+            self._player.stop()
 
 
 class Narrator:
-    """Speaks in the background for the tray app: `speak` returns at once, `stop` silences at once.
+    """A non-blocking voice: ``speak(text)``, ``stop()``, ``is_speaking``; thread-safe.
 
-    A new `speak` interrupts the current one. The voice is chosen on first use, on the narrator's thread, so
-    creating a narrator loads nothing. Errors (no sound device, a broken voice) go to ``on_error``.
+    Args:
+        speaker: the voice; may be set later with `set_speaker` (texts spoken before wait for it).
+        output: plays the audio; default the sound card.
+        on_first_audio: called on the speech thread with (text, ``time.perf_counter()``) when a text's first
+            audio chunk is ready: what benchmarks time as "first spoken word".
     """
 
-    def __init__(self, settings: Any, *, speaker: Speaker | None = None, player: Player | None = None,
-                 engine: str | None = None, on_notice: Notice | None = None,
-                 on_error: Callable[[SpaceVoiceError], None] | None = None) -> None:
-        self.settings = settings
-        self.engine = engine
-        self.player = player or Player()
-        self.on_notice = on_notice
-        self.on_error = on_error or (lambda error: log.warning("%s", error))
-        self._speaker: Speaker | VoiceChain | None = speaker
+    def __init__(self, speaker: Speaker | None = None, *, voice: str | None = None, rate: int | None = None,
+                 output: AudioOut | SilentOutput | None = None,
+                 on_first_audio: Callable[[str, float], None] | None = None) -> None:
+        self._speaker = speaker
+        self._voice = voice
+        self._rate = rate
+        self._output = output or AudioOut()
+        self.on_first_audio = on_first_audio
+        self._queue: queue.Queue[tuple[int, str] | None] = queue.Queue()
+        self._generation = 0
         self._lock = threading.Lock()
-        self._cancel = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._ready = threading.Event()
+        self._busy = threading.Event()
+        if speaker is not None:
+            self._ready.set()
+        self._thread = threading.Thread(target=self._loop, name="spacevoice-narrator", daemon=True)
+        self._thread.start()
+
+    @property
+    def speaker_name(self) -> str | None:
+        """The name of the voice in use, or ``None`` before one is set."""
+        return getattr(self._speaker, "name", None)
+
+    def set_speaker(self, speaker: Speaker, *, voice: str | None = None, rate: int | None = None) -> None:
+        """Use ``speaker`` from now on (texts already queued are spoken with it)."""
+        self._speaker, self._voice, self._rate = speaker, voice, rate
+        self._ready.set()
+
+    def speak(self, text: str, *, interrupt: bool = True) -> None:
+        """Queue ``text``; with ``interrupt`` anything being said or queued is dropped first."""
+        text = text.strip()
+        if not text:
+            return
+        with self._lock:
+            if interrupt:
+                self._generation += 1
+                self._drain()
+                self._output.stop()
+            self._queue.put((self._generation, text))
+
+    def stop(self) -> None:
+        """Stop speaking now and forget everything queued."""
+        with self._lock:
+            self._generation += 1
+            self._drain()
+        self._output.stop()
 
     @property
     def is_speaking(self) -> bool:
-        """True from `speak` until the speech has been heard, stopped or has failed."""
-        thread = self._thread
-        return thread is not None and thread.is_alive() and not self._cancel.is_set()
+        """True while a text is being synthesised or played, or waits in the queue."""
+        return self._busy.is_set() or not self._queue.empty()
 
-    def speak(self, text: str) -> None:
-        """Start speaking ``text`` (interrupting anything being said) and return at once."""
-        with self._lock:
-            self.stop()
-            previous = self._thread
-            self._cancel = cancel = threading.Event()
-            self._thread = threading.Thread(target=self._run, args=(text, cancel, previous), name="narrator",
-                                            daemon=True)
-            self._thread.start()
-
-    def use_settings(self, settings: Any, *, speaker: Speaker | None = None) -> None:
-        """Take changed settings (voice, rate, engine): the voice is chosen again on the next `speak`."""
-        with self._lock:
-            self.settings = settings
-            self._speaker = speaker
-
-    def stop(self) -> None:
-        """Silence the current speech within one audio block; does nothing when quiet."""
-        self._cancel.set()
-        self.player.stop()
-
-    def wait(self, timeout: float | None = None) -> bool:
-        """Wait until the current speech ends; return True when it has."""
-        thread = self._thread
-        if thread is not None:
-            thread.join(timeout)
-            return not thread.is_alive()
+    def wait_idle(self, timeout: float = 10.0) -> bool:
+        """Block until nothing is being said (for tests and benchmarks); True when idle."""
+        deadline = time.monotonic() + timeout
+        while self.is_speaking:
+            if time.monotonic() > deadline:
+                return False
+            time.sleep(0.01)
         return True
 
-    def _run(self, text: str, cancel: threading.Event, previous: threading.Thread | None) -> None:
-        if previous is not None:
-            previous.join()  # one player, one utterance at a time: the stopped one lets go within a block
-        try:
-            speaker = self._speaker
-            if speaker is None:
-                from engine.speech.choice import choose_speaker  # choice imports this module
+    def close(self) -> None:
+        """Stop and end the speech thread."""
+        self.stop()
+        self._queue.put(None)
+        self._ready.set()
+        self._thread.join(timeout=2)
 
-                engine = self.engine or getattr(self.settings, "speech_engine", "auto")
-                speaker = self._speaker = choose_speaker(self.settings, engine, on_notice=self.on_notice)
-            if cancel.is_set():
+    def _drain(self) -> None:
+        while True:
+            try:
+                self._queue.get_nowait()
+            except queue.Empty:
                 return
-            self.player.play(self._until_cancelled(speaker.synthesize(text), cancel))
-        except SpaceVoiceError as error:
-            self.on_error(error)
-        except Exception:  # a thread must not die silently: tell the user in plain words, keep detail in the log
-            log.debug("narrator failed", exc_info=True)
-            self.on_error(SpaceVoiceError("Speech stopped because of an unexpected error.",
-                                          "Run with -vv for details."))
 
-    def _until_cancelled(self, chunks: Iterator[AudioChunk], cancel: threading.Event) -> Iterator[AudioChunk]:
+    def _loop(self) -> None:
+        while True:
+            item = self._queue.get()
+            if item is None:
+                return
+            self._busy.set()
+            try:
+                generation, text = item
+                self._ready.wait()
+                if generation == self._generation and self._speaker is not None:
+                    self._say(generation, text)
+            except Exception as error:  # a failing voice must not end the speech thread
+                log.warning("speaking failed: %s", error, exc_info=log.isEnabledFor(logging.DEBUG))
+            finally:
+                self._busy.clear()
+
+    def _say(self, generation: int, text: str) -> None:
+        assert self._speaker is not None
+        self._output.play(self._audio(generation, text, self._speaker.synthesize(text, voice=self._voice,
+                                                                                 rate=self._rate)))
+
+    def _audio(self, generation: int, text: str, chunks: Iterator[AudioChunk]) -> Iterator[AudioChunk]:
+        first = True
         try:
             for chunk in chunks:
-                if cancel.is_set():
-                    self.player.stop()  # we are inside play(): this stop cannot be lost
+                if generation != self._generation:
+                    self._output.stop()  # we are inside play(): this stop cannot be lost
                     return
+                if first and self.on_first_audio is not None:
+                    self.on_first_audio(text, time.perf_counter())
+                first = False
                 yield chunk
         finally:
             close = getattr(chunks, "close", None)
             if close is not None:
-                close()
+                close()  # tell a streaming voice to stop generating

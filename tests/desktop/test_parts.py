@@ -13,10 +13,10 @@ from desktop.hotkeys import HotkeyError, parse_hotkey
 from desktop.hotkeys.select import bindings_from, start_hotkeys
 from desktop.hotkeys.windows import MOD_ALT, MOD_CONTROL, MOD_NOREPEAT, MOD_SHIFT, virtual_key
 from desktop.hotkeys.x11 import X11Hotkeys
-from desktop.narrator import Narrator, SilentOutput
 from desktop.requests import Cancelled, RequestGate
 from engine.settings import SETTINGS, Settings
 from engine.speech.base import SpeechSpy
+from engine.speech.narrator import Narrator, SilentOutput
 
 
 def test_every_default_hotkey_parses_and_round_trips():
