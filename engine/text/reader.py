@@ -34,6 +34,9 @@ NOISE_CONFIDENCE = 0.6
 # photo, a pattern, a foreign script). Confidence alone is no test: Tesseract gives 0.27 to a correctly read
 # "modified:   engine/text/layout.py" in a dark terminal.
 LINE_CONFIDENCE = 0.35
+# Below this, a word of at most three letters or digits at either end of a line is a scrap of a picture
+# (measured: scraps of a photo wallpaper next to a dialog 0.00-0.33; the dialog's own words 0.72-0.97).
+SCRAP_CONFIDENCE = 0.5
 _ALNUM = re.compile(r"\w", re.UNICODE)
 _CASE_FLIP = re.compile(r"[a-z][A-Z]")
 # Lines and frames drawn around widgets; spoken, they are only noise ("vertical bar Save vertical bar").
@@ -62,6 +65,22 @@ def clean_words(words: Sequence[Word]) -> list[Word]:
     and doubtful words with no letter or digit."""
     return [w for w in words if w.text.strip() and not _BORDER.fullmatch(w.text)
             and (w.confidence >= NOISE_CONFIDENCE or _ALNUM.search(w.text))]
+
+
+def trim_doubtful_edges(words: Sequence[Word]) -> list[Word]:
+    """Drop doubtful scraps (confidence under `SCRAP_CONFIDENCE`, at most three letters or digits) from both ends
+    of a line: the edge of a photo or an icon next to a window's text, read as "Be)" or "(a." and glued to the
+    line. Crisp screen text, even one letter, is read far more confidently; a line of nothing but scraps goes."""
+    kept = list(words)
+    while kept and _is_scrap(kept[0]):
+        kept.pop(0)
+    while kept and _is_scrap(kept[-1]):
+        kept.pop()
+    return kept
+
+
+def _is_scrap(word: Word) -> bool:
+    return word.confidence < SCRAP_CONFIDENCE and len(_ALNUM.findall(word.text)) <= 3
 
 
 def looks_garbled(text: str) -> bool:
@@ -109,7 +128,7 @@ class TextReader:
         engine_lines = self.backend.recognise(gray)
         lines: list[TextLine] = []
         dropped: list[TextLine] = []
-        cleaned = [clean_words(engine_line) for engine_line in engine_lines]
+        cleaned = [trim_doubtful_edges(clean_words(engine_line)) for engine_line in engine_lines]
         height = line_height(cleaned)
         for words in cleaned:
             for piece in split_wide_gaps(words, height):

@@ -99,15 +99,39 @@ layout.addLayout(row)
 font = app.font()
 font.setPointSize(12)
 app.setFont(font)
-dialog.move(0, 0)
+x, y = (int(v) for v in (sys.argv[4] if len(sys.argv) > 4 else "0,0").split(","))
+dialog.move(x, y)
 dialog.show()
 app.exec()
 '''
 
+WALLPAPER = r'''
+import sys
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QPixmap
+from PySide6.QtWidgets import QApplication, QLabel
+app = QApplication(sys.argv)
+screen = app.primaryScreen().geometry()
+label = QLabel()
+label.setWindowTitle("wallpaper")
+label.setWindowFlag(Qt.WindowType.FramelessWindowHint)
+label.setPixmap(QPixmap(sys.argv[1]).scaled(screen.size(), Qt.AspectRatioMode.IgnoreAspectRatio,
+                                            Qt.TransformationMode.SmoothTransformation))
+label.setGeometry(screen)
+label.show()
+app.exec()
+'''
 
-def qt_dialog(title: str, lines: list[str], buttons: list[str]) -> list[str]:
-    """Arguments that run a small PySide6 dialog with ``lines`` of labels and a row of ``buttons``."""
-    return [sys.executable, "-c", QT_DIALOG, title, "|".join(lines), "|".join(buttons)]
+
+def qt_dialog(title: str, lines: list[str], buttons: list[str], at: tuple[int, int] = (0, 0)) -> list[str]:
+    """Arguments that run a small PySide6 dialog with ``lines`` of labels and a row of ``buttons``, its top left
+    corner ``at``."""
+    return [sys.executable, "-c", QT_DIALOG, title, "|".join(lines), "|".join(buttons), f"{at[0]},{at[1]}"]
+
+
+def wallpaper(picture: Path) -> list[str]:
+    """Arguments that fill the screen with ``picture`` (a window titled "wallpaper"), as a desktop background."""
+    return [sys.executable, "-c", WALLPAPER, str(picture)]
 
 
 def chromium_command() -> str | None:

@@ -81,3 +81,19 @@ def test_doubtful_lines_are_dropped_only_when_garbled(text: str, garbled: bool) 
     from engine.text.reader import looks_garbled
 
     assert looks_garbled(text) is garbled
+
+
+def test_doubtful_scraps_at_the_ends_of_a_line_go_and_confident_short_words_stay() -> None:
+    # Scraps are what a photo wallpaper beside a dialog gave (see test_real_screens): "Be)" glued before the line.
+    from engine.text.layout import Word
+    from engine.text.reader import trim_doubtful_edges
+
+    def words(*items: tuple[str, float]) -> list[Word]:
+        return [Word(text, (i * 40, 0, 30, 12), confidence) for i, (text, confidence) in enumerate(items)]
+
+    line = words(("Be)", 0.22), ("Open", 0.74), ("the", 0.97), ("log", 0.94), ("9", 0.33))
+    assert [w.text for w in trim_doubtful_edges(line)] == ["Open", "the", "log"]
+    assert [w.text for w in trim_doubtful_edges(words(("OK", 0.91)))] == ["OK"]  # a crisp button stays
+    assert trim_doubtful_edges(words(("(a.", 0.39), ("eS", 0.11))) == []  # nothing but scraps
+    # A doubtful long word is not a scrap: whether it is text is for the garbled-line check to say.
+    assert [w.text for w in trim_doubtful_edges(words(("Discard", 0.45)))] == ["Discard"]

@@ -21,6 +21,7 @@ from tests.engine.text.screens import (
     running,
     settle,
     wait_for_window,
+    wallpaper,
 )
 
 pytestmark = pytest.mark.gui
@@ -68,6 +69,25 @@ def test_qt_dialog_message_then_buttons_left_to_right(x_display: str, reader: Te
     boxes = {line.text: line.box for line in result.lines if line.text in buttons}
     assert set(boxes) == set(buttons), [line.text for line in result.lines]
     assert boxes["Save"][0] < boxes["Discard"][0] < boxes["Cancel"][0]
+
+
+def test_a_dialog_over_a_photo_wallpaper_is_read_and_the_photo_adds_no_words(x_display: str,
+                                                                             reader: TextReader) -> None:
+    # Most desktops have a photo behind the windows; a threshold taken over the whole screen could lose the
+    # dialog's light-grey buttons against it, or read the photo's texture as letters.
+    message = ["The backup finished at 10:42 with 3 warnings.", "Open the log to see which files were skipped."]
+    buttons = ["Open log", "Close"]
+    photo = Path(__file__).resolve().parents[3] / "resources" / "samples" / "astronaut.png"
+    with running(wallpaper(photo), env=_qt_env()):
+        wait_for_window("wallpaper")
+        with running(qt_dialog("dialog-on-photo", message, buttons, at=(380, 300)), env=_qt_env()):
+            wait_for_window("dialog-on-photo")
+            settle(1.0)
+            frame = grab_screen()
+    assert float(frame.image[780, 20].astype(float).std()) > 0 or frame.image.std() > 30  # the photo is there
+    result = read_text(frame, reader)
+    expected = "\n".join([*message, " ".join(buttons)])
+    assert character_error_rate(expected, result.text) <= MAX_CER, result.text
 
 
 def _qt_env() -> dict[str, str]:
