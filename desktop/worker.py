@@ -88,6 +88,14 @@ class EngineWorker(QObject):
     @Slot(int, str)
     def run(self, request_id: int, action_id: str) -> None:
         """Perform ``action_id`` (a describe or read-text) unless it went stale while queued."""
+        try:
+            self._run(request_id, action_id)
+        finally:
+            # After the answer is on its way: a frame's buffers (~40 MB for a 1280x800 screen) are freed by then,
+            # and glibc would otherwise keep them for as long as the tray sits idle.
+            release_freed_memory()
+
+    def _run(self, request_id: int, action_id: str) -> None:
         if not self.gate.is_current(request_id):
             log.debug("request %d (%s) superseded before it started", request_id, action_id)
             return
