@@ -106,8 +106,7 @@ class PortalHotkeys:
                 ready.set()
                 connection.close()
                 return
-            ready.set()
-            self._listen(connection, session, on_trigger)
+            self._listen(connection, session, on_trigger, listening=ready.set)
 
         self._thread = threading.Thread(target=run, name="spacevoice-portal-hotkeys", daemon=True)
         self._thread.start()
@@ -159,13 +158,16 @@ class PortalHotkeys:
         log.info("portal shortcuts bound: %d", len(shortcuts))
         return session
 
-    def _listen(self, connection: Any, session: str, on_trigger: Callable[[str], None]) -> None:
+    def _listen(self, connection: Any, session: str, on_trigger: Callable[[str], None], *,
+                listening: Callable[[], None]) -> None:
         from jeepney import MatchRule, message_bus
 
         rule = MatchRule(type="signal", interface=SHORTCUTS_INTERFACE, member="Activated")
         try:
             connection.send_and_get_reply(message_bus.AddMatch(rule), timeout=5)
             with connection.filter(rule) as queue:
+                # Only now can a press arrive: `start` returns after this, so none made after it is lost.
+                listening()
                 while not self._stop.is_set():
                     try:
                         signal = connection.recv_until_filtered(queue, timeout=0.2)
@@ -177,6 +179,7 @@ class PortalHotkeys:
         except Exception:  # the bus went away: no more shortcuts will come
             log.debug("portal listener ended", exc_info=True)
         finally:
+            listening()  # never leave `start` waiting, even when the match rule could not be added
             connection.close()  # closing the connection also closes the portal session
 
     def stop(self) -> None:
