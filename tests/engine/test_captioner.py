@@ -234,6 +234,28 @@ def test_int8_output_layer_bounds_hold_and_the_exact_argmax_wins(
     assert seen and max(seen) > 0.0
 
 
+def test_token_table_is_read_row_by_row_and_equals_the_arrays(
+    captioner: Captioner, tiny_captioner_dir: Path, pictures: list
+) -> None:
+    """The cached table is read from its file, rows as the array has them; an uncached captioner keeps it in memory
+    and chooses the same tokens."""
+    from engine.captioner.output_layer import TokenTable
+
+    layer = captioner.output_layer
+    assert layer is not None and layer.table.path is not None
+    in_memory = TokenTable(np.load(layer.table.path))
+    ids = np.array([[0, 5, in_memory.shape[0] - 1], [3, 3, 1]])
+    assert np.array_equal(layer.table.rows(ids), in_memory.rows(ids))
+    assert layer.table.rows(ids).shape == (2, 3, in_memory.shape[1])
+    with pytest.raises(IndexError):
+        layer.table.rows(np.array([[in_memory.shape[0]]]))
+    uncached = Captioner(find_captioner_files(tiny_captioner_dir, "fp32"), cache_root=None)
+    assert uncached.output_layer is not None and uncached.output_layer.table.path is None
+    for picture in pictures[:3]:
+        assert uncached.generate(picture).token_ids == captioner.generate(picture).token_ids
+        assert uncached.generate(picture, num_beams=3).token_ids == captioner.generate(picture, num_beams=3).token_ids
+
+
 def test_merged_decoder_in_xenova_layout_gives_the_same_tokens(
     captioner: Captioner, tiny_captioner_dir: Path, tmp_path: Path, pictures: list[np.ndarray]
 ) -> None:
