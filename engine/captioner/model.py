@@ -17,8 +17,9 @@ import numpy as np
 from engine.captioner.decoding import Generated, GenerationSettings, generate
 from engine.captioner.graphs import IMAGE_INPUT, prepare_decoder
 from engine.captioner.layout import FIX_HINT, CaptionerFiles
-from engine.captioner.output_layer import OUTPUT_HIDDEN, TOKEN_ROWS, BoundedLogits, OutputLayer, TokenTable
+from engine.captioner.output_layer import OUTPUT_HIDDEN, TOKEN_ROWS, BoundedLogits, OutputLayer
 from engine.captioner.preprocess import ImagePreprocessor
+from engine.captioner.token_table import TokenTable
 from engine.describe import Caption
 from engine.errors import ModelError
 from engine.runtime import create_session

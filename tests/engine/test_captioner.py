@@ -239,7 +239,7 @@ def test_token_table_is_read_row_by_row_and_equals_the_arrays(
 ) -> None:
     """The cached table is read from its file, rows as the array has them; an uncached captioner keeps it in memory
     and chooses the same tokens."""
-    from engine.captioner.output_layer import TokenTable
+    from engine.captioner.token_table import TokenTable
 
     layer = captioner.output_layer
     assert layer is not None and layer.table.path is not None
