@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import importlib
 import logging
-import sys
 import time
 from collections.abc import Callable
 from typing import Any
@@ -20,6 +19,7 @@ from PySide6.QtCore import QObject, Signal, Slot
 
 from desktop.requests import Cancelled, FencedStage, RequestGate
 from engine.errors import SpaceVoiceError
+from engine.runtime import release_freed_memory
 from engine.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -270,16 +270,3 @@ class EngineWorker(QObject):
                 raise ModelError(reason, "Install Tesseract or choose another text reader in Settings.")
             self._text_stage = stages.text
         return self._text_stage
-
-
-def release_freed_memory() -> None:
-    """Hand the heap that model loading freed back to the OS (glibc keeps it otherwise): a tray app sits idle
-    for hours, and loading parses model files into large temporary buffers (~70 MB returned here on Linux)."""
-    if not sys.platform.startswith("linux"):
-        return
-    try:
-        import ctypes
-
-        ctypes.CDLL("libc.so.6").malloc_trim(0)
-    except (OSError, AttributeError):  # not glibc (musl): nothing to trim
-        log.debug("malloc_trim unavailable")

@@ -22,7 +22,7 @@ from engine.captioner.preprocess import ImagePreprocessor
 from engine.captioner.token_table import TokenTable
 from engine.describe import Caption
 from engine.errors import ModelError
-from engine.runtime import create_session
+from engine.runtime import create_session, release_freed_memory
 
 log = logging.getLogger(__name__)
 
@@ -109,22 +109,6 @@ class _CachedDecoder:
         return new_state
 
 
-def _return_freed_memory() -> None:
-    """Give the C heap's free pages back to the system (glibc only).
-
-    Loading a model frees as much memory as it keeps (file buffers, pre-packing scratch); glibc raises its mmap
-    threshold after large frees and then keeps such memory in the heap, counted as resident, unless trimmed.
-    """
-    import contextlib
-    import ctypes
-    import sys
-
-    if not sys.platform.startswith("linux"):
-        return
-    with contextlib.suppress(OSError, AttributeError):  # not glibc (musl, ...): nothing to trim
-        ctypes.CDLL("libc.so.6").malloc_trim(0)
-
-
 def per_token_threads() -> int:
     """Threads for the per-token graph when none are set: half the cores.
 
@@ -185,7 +169,7 @@ class Captioner:
                                   name=f"{files.decoder.stem} (output layer)", prepack=True, arena=False)
             self.output_layer = OutputLayer(head, TokenTable(output.table), output.scale, output.zero, output.bounds,
                                             device=device, threads=threads)
-        _return_freed_memory()
+        release_freed_memory()
         self.layout = prepared.layout
         self.step_inputs = {i.name: i for i in self.step_session.get_inputs()}
         self.step_outputs = [o.name for o in self.step_session.get_outputs()]
@@ -235,7 +219,7 @@ class Captioner:
             generated = generate(_CachedDecoder(self, features), settings)
         # The caption's scratch memory (cache, activations) is freed now; hand it back rather than keep it
         # resident between presses of the hotkey (costs well under a millisecond).
-        _return_freed_memory()
+        release_freed_memory()
         return generated
 
     def caption(self, image: np.ndarray) -> Caption:
