@@ -100,6 +100,7 @@ class Narrator:
         self._lock = threading.Lock()
         self._ready = threading.Event()
         self._busy = threading.Event()
+        self._current = -1  # the generation of the text the speech thread is handling
         if speaker is not None:
             self._ready.set()
         self._thread = threading.Thread(target=self._loop, name="spacevoice-narrator", daemon=True)
@@ -136,13 +137,14 @@ class Narrator:
 
     @property
     def is_speaking(self) -> bool:
-        """True while a text is being synthesised or played, or waits in the queue."""
-        return self._busy.is_set() or not self._queue.empty()
+        """True while a text is being synthesised or played, or waits in the queue; False from the moment `stop`
+        (or an interrupting `speak`) makes the current text stale, even while its last block drains."""
+        return (self._busy.is_set() and self._current == self._generation) or not self._queue.empty()
 
     def wait_idle(self, timeout: float = 10.0) -> bool:
-        """Block until nothing is being said (for tests and benchmarks); True when idle."""
+        """Block until the speech thread has nothing left to do (for tests and benchmarks); True when idle."""
         deadline = time.monotonic() + timeout
-        while self.is_speaking:
+        while self._busy.is_set() or not self._queue.empty():
             if time.monotonic() > deadline:
                 return False
             time.sleep(0.01)
@@ -167,9 +169,10 @@ class Narrator:
             item = self._queue.get()
             if item is None:
                 return
+            generation, text = item
+            self._current = generation
             self._busy.set()
             try:
-                generation, text = item
                 self._ready.wait()
                 if generation == self._generation and self._speaker is not None:
                     self._say(generation, text)

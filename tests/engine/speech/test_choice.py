@@ -298,6 +298,7 @@ time.sleep(1.5)
 note["speaking_later"] = narrator.is_speaking
 note["stop_at"] = time.perf_counter()
 narrator.stop()
+note["speaking_after_stop"] = narrator.is_speaking
 note["ended_after_stop"] = narrator.wait_idle(2)
 note["stop_latency"] = output.player.last_stop_latency_s
 narrator.speak({long!r})
@@ -322,7 +323,7 @@ def test_narrator_speaks_in_the_background_and_stops_at_once(tmp_path: Path) -> 
         listener.release()
     assert note["errors"] == []
     assert note["speak_returned_after"] < 0.5 * natural and note["speaking_at_once"] and note["speaking_later"]
-    assert note["ended_after_stop"] is True
+    assert note["speaking_after_stop"] is False and note["ended_after_stop"] is True
     # The interrupted utterance was replaced by the short one, which played to its end.
     assert note["short_ended"] is True
     assert note["end_at"] - note["interrupt_at"] < natural / 4
