@@ -109,13 +109,13 @@ class _CachedDecoder:
         return new_state
 
 
-def per_token_threads() -> int:
-    """Threads for the per-token graph when none are set: half the cores.
+def quantized_step_threads() -> int:
+    """Threads for an int8 per-token graph when none are set: half the cores.
 
-    A step multiplies one token's vector by every weight matrix: memory-bound products and ~1700 small nodes, each
-    a synchronisation point for a thread pool. Measured on 2 cores (full-size vit-gpt2, 20 tokens, quiet machine):
-    one thread for the step and two for the encoder took a caption from 0.983 to 0.888 s at fp32 and from 0.425
-    to 0.381 s at int8. Half the cores is the same rule for larger machines (not measured here).
+    An int8 step reads a quarter of the fp32 bytes through prepacked int8 kernels, so it is short, and its ~1700
+    nodes are each a synchronisation point for a thread pool. Measured on 2 cores (full-size vit-gpt2, 20 tokens,
+    quiet machine, `benchmarks/bench_captioner.py`): one step thread 0.376-0.386 s a caption, two 0.413-0.417 s.
+    An fp32 step is the other way round (prepacked fp32 products gain from every thread: 0.78 -> 0.71 s).
     """
     import os
 
@@ -142,8 +142,9 @@ class Captioner:
             raise ModelError(f"The captioner's tokenizer.json in {files.folder.name} is damaged.", FIX_HINT) from error
         # Memory vs speed, measured (docs/captioner.md): prepacked weights speed up the encoder's large products,
         # every int8 product (unpacked int8 weights are repacked at every call) and, since the tied output layer
-        # left the step graph, the step's fp32 products too (0.893 -> 0.773 s a caption on 2 cores) at no cost
-        # in resident memory: each packed copy replaces its weight. The image part, run once per picture, keeps
+        # left the step graph, the step's fp32 products too (0.893 -> 0.773 s a caption on 2 cores, one step
+        # thread; 0.71 s on two, where unpacked they did not gain from a second thread) at no cost in resident
+        # memory: each packed copy replaces its weight. The image part, run once per picture, keeps
         # fp32 weights as stored. No arena, and the loader's freed buffers are handed back, so resident memory
         # stays close to the files' size.
         self.encoder = create_session(files.encoder, device=device, threads=threads, name=files.encoder.name,
@@ -158,7 +159,8 @@ class Captioner:
                 prepack=prepared.quantized, arena=False,
             )
         self.step_session = create_session(
-            prepared.step_part, device=device, threads=threads or per_token_threads(),
+            prepared.step_part, device=device,
+            threads=threads or (quantized_step_threads() if prepared.quantized else 0),
             name=f"{files.decoder.stem} (per token)", prepack=True, arena=False,
         )
         self.output_layer: OutputLayer | None = None
