@@ -238,13 +238,16 @@ def load_model_files(models_dir_setting: str | None = None) -> FaceModelFiles:
 
 def load_detector_file(models_dir_setting: str | None = None) -> tuple[bytes, str]:
     """The repaired detector (YuNet) and where it came from ("downloaded" or "built-in")."""
-    path = downloaded_file(models_dir_setting, UPSTREAM_MODELS[UPSTREAM_DETECTOR], UPSTREAM_DETECTOR)
-    data = path.read_bytes() if path else embedded_bytes(DETECTOR_FILE)
-    return repaired(data, dynamic_axes={"input": (2, 3)}), "downloaded" if path else "built-in"
+    return _load_repaired(models_dir_setting, UPSTREAM_DETECTOR, DETECTOR_FILE, {"input": (2, 3)})
 
 
 def load_embedder_file(models_dir_setting: str | None = None) -> tuple[bytes, str]:
     """The repaired embedder (SFace) and where it came from ("downloaded" or "built-in")."""
-    path = downloaded_file(models_dir_setting, UPSTREAM_MODELS[UPSTREAM_EMBEDDER], UPSTREAM_EMBEDDER)
-    data = path.read_bytes() if path else embedded_bytes(EMBEDDER_FILE)
-    return repaired(data, dynamic_axes={"data": (0,)}), "downloaded" if path else "built-in"
+    return _load_repaired(models_dir_setting, UPSTREAM_EMBEDDER, EMBEDDER_FILE, {"data": (0,)})
+
+
+def _load_repaired(models_dir_setting: str | None, upstream: str, built_in: str,
+                   dynamic_axes: dict[str, tuple[int, ...]]) -> tuple[bytes, str]:
+    path = downloaded_file(models_dir_setting, UPSTREAM_MODELS[upstream], upstream)
+    data = path.read_bytes() if path else embedded_bytes(built_in)
+    return repaired(data, dynamic_axes=dynamic_axes), "downloaded" if path else "built-in"
