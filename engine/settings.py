@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,6 +32,8 @@ class Setting:
     help: str
     choices: tuple[str, ...] = ()
     group: str = "General"
+    minimum: float | None = None  # bounds for numbers: a value outside them is refused with the range
+    maximum: float | None = None
 
 
 SETTINGS: tuple[Setting, ...] = (
@@ -46,7 +49,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("voice", str, "tara", "Orpheus voice.", choices=("tara", "leah", "jess", "leo", "dan", "mia", "zac", "zoe"),
             group="Speech"),
     Setting("system_voice", str, "", "System voice name or id (empty: the system default).", group="Speech"),
-    Setting("rate", int, 180, "Speaking rate of the system voice, in words per minute.", group="Speech"),
+    Setting("rate", int, 180, "Speaking rate, in words per minute.", group="Speech", minimum=80, maximum=900),
     Setting("device", str, "auto", "Where models run: auto uses an NVIDIA or DirectML GPU when present.",
             choices=("auto", "cuda", "directml", "cpu"), group="Models"),
     Setting("models_dir", str, "", "Folder of the model store (empty: inside the SpaceVoice data folder).",
@@ -85,6 +88,12 @@ def coerce(setting: Setting, value: Any) -> Any:
             return False
         raise ValueError(f"{setting.name} must be yes or no")
     result = setting.type(value)
+    if isinstance(result, float) and not math.isfinite(result):
+        raise ValueError(f"{setting.name} must be a finite number")
+    if setting.minimum is not None and setting.maximum is not None and not (
+        setting.minimum <= result <= setting.maximum
+    ):
+        raise ValueError(f"{setting.name} must be between {setting.minimum:g} and {setting.maximum:g}")
     if setting.choices and result not in setting.choices:
         raise ValueError(f"{setting.name} must be one of {', '.join(setting.choices)}")
     return result
