@@ -8,6 +8,12 @@ small file's git blob SHA-1 in its ``ETag``. A file that cannot be verified at a
 never used. The model's manifest is written last (engine.models.store), so a cut download is only ever *partial*.
 
 Only urllib is used: no new dependency, and ``SPACEVOICE_MODEL_MIRROR`` points everything at another server.
+
+Every transfer is bounded: a server that sends less than ``STALL_BYTES`` in ``stall_timeout`` seconds (a trickle, or
+silence) is a stall and the transfer is retried; a download that has made no progress for ``deadline`` seconds, over
+all its retries, gives up (so a server that never answers fails in about ``deadline`` seconds, while a slow link that
+keeps moving can take as long as it needs); and no file is ever written past the size it should have (the
+catalogue's, the hub's, or the response's), or past ``MAX_UNKNOWN_SIZE`` when nobody says how big it is.
 """
 
 from __future__ import annotations
@@ -41,6 +47,10 @@ _CHUNK = 256 * 1024
 _HEX64 = re.compile(r"^[0-9a-f]{64}$")
 _HEX40 = re.compile(r"^[0-9a-f]{40}$")
 _HUB_HEADERS = ("X-Linked-Etag", "X-Linked-Size", "X-Repo-Commit", "ETag")
+# Less than this many bytes in one stall window is a stall (a server trickling a byte every few seconds).
+STALL_BYTES = 4096
+# The most a file of unknown size may grow to: the largest model file SpaceVoice knows is about 6.5 GB.
+MAX_UNKNOWN_SIZE = 8 << 30
 
 
 class DownloadError(ModelError):
@@ -90,8 +100,18 @@ class _Retry(Exception):
     """A transient failure (cut connection, timeout, server error): resume and try again."""
 
 
+@dataclass(frozen=True)
+class _Limits:
+    """How long and how often a download may try: see the module docstring."""
+
+    retries: int
+    timeout: float
+    deadline: float
+
+
 def download_model(store: ModelStore, name: str, *, variant: str | None = None, progress: Progress | None = None,
-                   mirror: str | None = None, retries: int = 4, timeout: float = 30.0) -> InstalledModel:
+                   mirror: str | None = None, retries: int = 4, timeout: float = 20.0,
+                   deadline: float = 60.0) -> InstalledModel:
     """Download catalogued model ``name`` (its ``variant``, default the catalogue's) into ``store``; return it.
 
     Already-verified files are kept, ``.part`` files resumed; the manifest is written when every file checks out.
@@ -116,7 +136,8 @@ def download_model(store: ModelStore, name: str, *, variant: str | None = None, 
         raise _write_error(error, folder) from error
     with store.locked(name):  # inside it only: never clean up a folder another download is filling
         try:
-            return _download_files(store, entry, folder, wanted, chosen, existing, progress, mirror, retries, timeout)
+            limits = _Limits(retries, timeout, deadline)
+            return _download_files(store, entry, folder, wanted, chosen, existing, progress, mirror, limits)
         except BaseException:
             # A failure before any byte arrived leaves no folder behind: "partial" should mean resumable work.
             if not any(p.is_file() and p.name != JOURNAL for p in folder.rglob("*")):
@@ -126,7 +147,7 @@ def download_model(store: ModelStore, name: str, *, variant: str | None = None, 
 
 def _download_files(store: ModelStore, entry: CatalogueEntry, folder: Path, wanted: tuple[ModelFile, ...],
                     chosen: str | None, existing: InstalledModel | None, progress: Progress | None,
-                    mirror: str | None, retries: int, timeout: float) -> InstalledModel:
+                    mirror: str | None, limits: _Limits) -> InstalledModel:
     name = entry.name
     journal = _read_journal(folder)
     if existing is not None:
@@ -151,7 +172,8 @@ def _download_files(store: ModelStore, entry: CatalogueEntry, folder: Path, want
         url = entry.file_url(file.path, revision=revision, mirror=mirror)
         try:
             fetched = fetch_file(url, final, sha256=file.sha256, size=file.size, progress=progress,
-                                 label=f"{name}/{file.path}", retries=retries, timeout=timeout)
+                                 label=f"{name}/{file.path}", retries=limits.retries, timeout=limits.timeout,
+                                 deadline=limits.deadline)
         except NotFoundError:
             if not file.optional:
                 raise
@@ -169,8 +191,12 @@ def _download_files(store: ModelStore, entry: CatalogueEntry, folder: Path, want
 
 def fetch_file(url: str, final: Path, *, sha256: str | None = None, size: int | None = None,
                progress: Progress | None = None, label: str | None = None, retries: int = 4,
-               timeout: float = 30.0) -> FetchedFile:
-    """Download ``url`` to ``final`` via ``final.part``: resumed, verified, renamed atomically."""
+               timeout: float = 20.0, deadline: float = 60.0) -> FetchedFile:
+    """Download ``url`` to ``final`` via ``final.part``: resumed, verified, renamed atomically.
+
+    ``timeout`` is the stall window (and the wait for an answer); ``deadline`` the longest time without progress
+    over all attempts (see the module docstring).
+    """
     final = Path(final)
     part = final.with_name(final.name + PART_SUFFIX)
     try:
@@ -182,17 +208,24 @@ def fetch_file(url: str, final: Path, *, sha256: str | None = None, size: int | 
     headers: dict[str, str] = {}
     failures = 0
     fresh_retry_done = False
+    last_progress = time.monotonic()
     while True:
         resumed = part.exists() and part.stat().st_size > 0
+        before = part.stat().st_size if part.exists() else 0
+        wait = min(timeout, max(0.5, deadline - (time.monotonic() - last_progress)))
         try:
-            _transfer(url, part, size, headers, progress, label, timeout)
+            _transfer(url, part, size, headers, progress, label, wait)
         except _Retry as error:
             failures += 1
+            if part.exists() and part.stat().st_size > before:
+                last_progress = time.monotonic()
             log.info("download of %s interrupted (%s); attempt %d of %d", label, error, failures, retries + 1)
-            if failures > retries:
-                raise DownloadError(f"The download of {label} kept failing ({error}).",
+            idle = time.monotonic() - last_progress
+            if failures > retries or idle >= deadline:
+                stalled = f"no data arrived for {idle:.0f} seconds" if idle >= deadline else str(error)
+                raise DownloadError(f"The download of {label} from {_host(url)} kept failing ({stalled}).",
                                     "Check your network and run the same command again: it resumes.") from None
-            time.sleep(min(0.2 * 2 ** failures, 5.0))
+            time.sleep(min(0.2 * 2 ** failures, 5.0, max(0.0, deadline - idle)))
             continue
         try:
             fetched = _verify_and_place(part, final, sha256, size, headers, label)
@@ -249,25 +282,49 @@ def _transfer(url: str, part: Path, size: int | None, hub: dict[str, str], progr
             mode, offset = "wb", 0  # the server ignored the Range request: start over
         total = _complete_size(hub, response.headers, offset)
         progress.start(label, total, offset)
-        done = offset
+        limit = size if size is not None else (total if total is not None else MAX_UNKNOWN_SIZE)
         try:
             with open(part, mode) as handle:
-                while True:
-                    try:
-                        chunk = response.read(_CHUNK)
-                    except (http.client.HTTPException, OSError) as error:  # cut, reset, timeout, TLS failure
-                        raise _Retry(f"connection cut after {done} bytes: {type(error).__name__}") from None
-                    if not chunk:
-                        break
-                    handle.write(chunk)
-                    done += len(chunk)
-                    progress.update(done)
+                done = _copy_bounded(response, handle, offset, limit, progress, label, timeout)
                 handle.flush()
                 os.fsync(handle.fileno())
+        except DownloadError:
+            part.unlink(missing_ok=True)  # never keep bytes past what the file should hold
+            raise
         except OSError as error:
             raise _write_error(error, part.parent) from error
         if total is not None and done < total:
             raise _Retry(f"connection closed after {done} of {total} bytes")
+
+
+def _copy_bounded(response: Any, handle: Any, done: int, limit: int, progress: Progress, label: str,
+                  window: float) -> int:
+    """Copy the body to ``handle`` until it ends; a stall is a `_Retry`, a body past ``limit`` bytes an error.
+
+    ``read1`` returns what one receive brought, so a trickle cannot hold a read open for ever; the socket's own
+    timeout (``window``) ends a silent one.
+    """
+    window_start, window_bytes = time.monotonic(), 0
+    while True:
+        try:
+            chunk = response.read1(_CHUNK)
+        except (http.client.HTTPException, OSError) as error:  # cut, reset, timeout, TLS failure
+            raise _Retry(f"connection cut after {done} bytes: {type(error).__name__}") from None
+        if not chunk:
+            return done
+        if done + len(chunk) > limit:
+            raise DownloadError(f"The server sent more than the {limit} bytes {label} should have; "
+                                "the download was stopped and the partial file deleted.",
+                                "The server or mirror is not serving this model correctly; try again later.")
+        handle.write(chunk)
+        done += len(chunk)
+        window_bytes += len(chunk)
+        progress.update(done)
+        now = time.monotonic()
+        if now - window_start >= window:
+            if window_bytes < STALL_BYTES:
+                raise _Retry(f"the server stalled ({window_bytes} bytes in {now - window_start:.0f} s)")
+            window_start, window_bytes = now, 0
 
 
 def _verify_and_place(part: Path, final: Path, sha256: str | None, size: int | None, hub: dict[str, str],
@@ -388,8 +445,21 @@ def _network_error(error: BaseException, url: str, label: str) -> Exception:
     reason = getattr(error, "reason", error)
     if isinstance(reason, (TimeoutError, socket.timeout, ConnectionResetError, http.client.RemoteDisconnected)):
         return _Retry(f"{type(reason).__name__}")
-    return DownloadError(f"No network: could not reach {_host(url)} to download {label} ({reason}).",
-                         "Check your internet connection, or set SPACEVOICE_MODEL_MIRROR to a reachable mirror.")
+    host = urllib.parse.urlparse(url).hostname or _host(url)
+    if isinstance(reason, socket.gaierror):
+        what = f"No internet connection: the address {host} could not be looked up"
+    elif isinstance(reason, ConnectionRefusedError):
+        what = f"{host} refused the connection"
+    elif isinstance(reason, OSError) and reason.errno in (errno.ENETUNREACH, errno.EHOSTUNREACH):
+        what = f"No internet connection: {host} cannot be reached"
+    elif "CERTIFICATE" in str(reason).upper():
+        what = f"{host} did not prove who it is (its security certificate was not accepted)"
+    else:
+        what = f"Could not reach {host} ({getattr(reason, 'strerror', None) or type(reason).__name__})"
+    log.info("download of %s failed: %s", label, reason)
+    return DownloadError(f"{what}, so {label} was not downloaded.",
+                         "Check your internet connection and run the same command again; a download resumes "
+                         "where it stopped.")
 
 
 def _write_error(error: OSError, folder: Path) -> ModelError:
