@@ -135,6 +135,8 @@ def run_verify(args: argparse.Namespace) -> int:
         if report.ok:
             model = store.manifest(name)
             print(f"{name}: OK ({len(model.files)} files, {_size(model.size)})")
+            for note in report.notes:
+                print(f"  Not fully checked: {note}.")
             continue
         failed.append(name)
         detail = "; ".join(report.problems) or "not installed"

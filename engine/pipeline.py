@@ -38,6 +38,8 @@ def load_stages(settings: Settings | None = None, *, only: tuple[str, ...] | Non
             problem = getattr(getattr(stage, "gallery", None), "problem", None)
             if problem:
                 stages.missing["people file"] = str(problem)
+            for number, notice in enumerate(getattr(stage, "problems", ())):
+                stages.missing[f"{name} model {number + 1}"] = notice
         except SpaceVoiceError as error:
             log.info("%s stage unavailable: %s", name, error)
             stages.missing[name] = str(error)

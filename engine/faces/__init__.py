@@ -44,7 +44,8 @@ def load_face_stage(
         gallery = FaceGallery()
         gallery.problem = str(error)
         gallery.read_only = True
-    detector_file, detector_origin = load_detector_file(models_dir)
+    problems: list[str] = []
+    detector_file, detector_origin = load_detector_file(models_dir, problems)
     # No memory arena: the tray keeps these sessions for hours, and the arena would hold on to the peak buffers
     # of the largest frame ever seen (measured: +136 MB resident with it, +60 MB without, same speed).
     detector = FaceDetector(
@@ -54,14 +55,16 @@ def load_face_stage(
     del detector_file
 
     def load_embedder() -> Any:
-        embedder_file, embedder_origin = load_embedder_file(models_dir)
+        embedder_file, embedder_origin = load_embedder_file(models_dir, problems)
         log.info("face models: %s+%s", detector_origin, embedder_origin)
         return create_session(embedder_file, device=device, name="sface face embedder", arena=False)
 
     # Faces are embedded only to match them against enrolled people: with nobody enrolled the embedder (40 MB)
     # waits until the first enrolment; otherwise it loads now, so the first describe does not wait for it.
     embedder = FaceEmbedder(load_embedder if not gallery.people else load_embedder())
-    return FaceIdentifier(detector, embedder, gallery)
+    identifier = FaceIdentifier(detector, embedder, gallery)
+    identifier.problems = problems  # the embedder may add one later, when it loads
+    return identifier
 
 
 __all__ = ["load_face_stage"]

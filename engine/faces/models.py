@@ -100,7 +100,8 @@ def repair_model(data: bytes, *, dynamic_axes: dict[str, tuple[int, ...]]) -> by
     try:
         model = onnx.load_from_string(data)
     except Exception as error:  # onnx raises DecodeError and others for a file that is not a model
-        raise ModelError("A face model file is not a valid ONNX model.", "Reinstall SpaceVoice.") from error
+        raise ModelError("A face model file is not a valid ONNX model.",
+                         "Download it again, or reinstall SpaceVoice for the built-in one.") from error
     graph = model.graph
     constants = {init.name: init for init in graph.initializer}
     kept_nodes = []
@@ -186,20 +187,20 @@ def _fold_dequantize(node: Any, constants: dict[str, Any]) -> Any:
 
 
 def downloaded_file(models_dir_setting: str | None, model: str, filename: str) -> Path | None:
-    """The file of a model installed in the model store (`engine.models.store`), or ``None`` when not installed."""
-    try:
-        from engine.models.store import ModelStore
-    except ModuleNotFoundError:  # an installation without the model store
-        return None
+    """The file of a model installed in the model store (`engine.models.store`), or ``None`` when not installed.
+
+    Raises `ModelError` (saying how to repair it) when the model is installed but damaged.
+    """
+    from engine.models.store import ModelStore
+
     store = ModelStore(paths.models_dir(models_dir_setting or None))
-    if store.state(model) != "installed":
+    if store.state(model) == "missing":
         return None
-    try:
-        path = store.require(model) / filename
-    except ModelError as error:
-        log.warning("downloaded face model %s is not usable (%s); using the built-in one", model, error)
-        return None
-    return path if path.is_file() else None
+    path = store.require(model) / filename
+    if not path.is_file():
+        raise ModelError(f"The downloaded face model {model} lacks {filename}.",
+                         f"Run: main.py models download {model}")
+    return path
 
 
 # Bump when `repair_model` changes what it writes, so older cached repairs are not used.
@@ -236,18 +237,33 @@ def load_model_files(models_dir_setting: str | None = None) -> FaceModelFiles:
     return FaceModelFiles(detector=detector, embedder=embedder, origin=origin)
 
 
-def load_detector_file(models_dir_setting: str | None = None) -> tuple[bytes, str]:
-    """The repaired detector (YuNet) and where it came from ("downloaded" or "built-in")."""
-    return _load_repaired(models_dir_setting, UPSTREAM_DETECTOR, DETECTOR_FILE, {"input": (2, 3)})
+def load_detector_file(models_dir_setting: str | None = None,
+                       problems: list[str] | None = None) -> tuple[bytes, str]:
+    """The repaired detector (YuNet) and where it came from ("downloaded" or "built-in").
+
+    A damaged download is not used: the built-in model stands in, and what to do is added to ``problems``.
+    """
+    return _load_repaired(models_dir_setting, UPSTREAM_DETECTOR, DETECTOR_FILE, {"input": (2, 3)}, problems)
 
 
-def load_embedder_file(models_dir_setting: str | None = None) -> tuple[bytes, str]:
-    """The repaired embedder (SFace) and where it came from ("downloaded" or "built-in")."""
-    return _load_repaired(models_dir_setting, UPSTREAM_EMBEDDER, EMBEDDER_FILE, {"data": (0,)})
+def load_embedder_file(models_dir_setting: str | None = None,
+                       problems: list[str] | None = None) -> tuple[bytes, str]:
+    """The repaired embedder (SFace) and where it came from; a damaged download as for `load_detector_file`."""
+    return _load_repaired(models_dir_setting, UPSTREAM_EMBEDDER, EMBEDDER_FILE, {"data": (0,)}, problems)
 
 
 def _load_repaired(models_dir_setting: str | None, upstream: str, built_in: str,
-                   dynamic_axes: dict[str, tuple[int, ...]]) -> tuple[bytes, str]:
-    path = downloaded_file(models_dir_setting, UPSTREAM_MODELS[upstream], upstream)
-    data = path.read_bytes() if path else embedded_bytes(built_in)
-    return repaired(data, dynamic_axes=dynamic_axes), "downloaded" if path else "built-in"
+                   dynamic_axes: dict[str, tuple[int, ...]], problems: list[str] | None) -> tuple[bytes, str]:
+    model = UPSTREAM_MODELS[upstream]
+    try:
+        path = downloaded_file(models_dir_setting, model, upstream)
+        if path is not None:
+            return repaired(path.read_bytes(), dynamic_axes=dynamic_axes), "downloaded"
+    except (ModelError, OSError) as error:
+        kind = "face detector" if upstream == UPSTREAM_DETECTOR else "face recogniser"
+        problem = (f"The downloaded {kind} {model} is damaged, so SpaceVoice uses its built-in one. "
+                   f"To repair it: main.py models download {model}")
+        log.warning("%s (%s)", problem, error)
+        if problems is not None:
+            problems.append(problem)
+    return repaired(embedded_bytes(built_in), dynamic_axes=dynamic_axes), "built-in"

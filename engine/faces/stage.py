@@ -36,6 +36,8 @@ class FaceIdentifier:
         self.detector = detector
         self.embedder = embedder
         self.gallery = gallery
+        # Said once to the user: a damaged downloaded model replaced by the built-in one, and how to repair it.
+        self.problems: list[str] = []
 
     def analyse(self, image: np.ndarray) -> list[FaceFound]:
         """Every face in an RGB uint8 image, left to right, with its crop, embedding and match."""

@@ -4,7 +4,8 @@ Layout: ``<models_dir>/<name>/`` holds the model's files (the Optimum export lay
 ``onnx/`` as Xenova does) and ``manifest.json``, written LAST and atomically, listing every file with its SHA-256
 and size. A folder without a valid manifest is *partial* (a download that was cut, a crash mid-export): it is never
 used, `verify` reports it, and the next download resumes it. `require` checks presence and sizes (cheap, every
-load); `verify` re-hashes everything (slow, on demand).
+load, with a re-hash of any file whose size or modification time changed since it was installed, against the
+store's own record in `engine.models.index`); `verify` re-hashes everything (slow, on demand).
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from engine import paths
 from engine.atomicfile import fsync_dir, write_atomic
 from engine.errors import ModelError
 from engine.models.catalogue import TASKS, Catalogue
+from engine.models.index import StoreIndex
 
 log = logging.getLogger(__name__)
 
@@ -80,6 +82,7 @@ class VerifyReport:
     name: str
     state: str
     problems: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)  # not damage, but limits of what could be checked
 
     @property
     def ok(self) -> bool:
@@ -93,6 +96,7 @@ class ModelStore:
     def __init__(self, root: Path, catalogue: Catalogue | None = None) -> None:
         self.root = Path(root)
         self._catalogue = catalogue
+        self.index = StoreIndex(self.root)
 
     @classmethod
     def from_settings(cls, settings: Any = None, catalogue: Catalogue | None = None) -> ModelStore:
@@ -175,12 +179,37 @@ class ModelStore:
         if task is not None and model.task != task:
             raise ModelError(f"{name} is a {TASKS.get(model.task, model.task)} ({model.task}), not a {kind}.",
                              f"Choose a {kind} in the settings; main.py models list shows them.")
+        repair = f"{fix} to repair it." if entry else f"Export it again, or: main.py models remove {name}"
         for file in model.files:
             problem = _size_problem(model.folder / file.path, file)
             if problem:
-                repair = f"{fix} to repair it." if entry else f"Export it again, or: main.py models remove {name}"
                 raise ModelError(f"The {kind} {name} is damaged: {problem}.", repair)
+        problem = self._changed_since_install(model)
+        if problem:
+            raise ModelError(f"The {kind} {name} is damaged: {problem}.", repair)
         return model.folder
+
+    def _changed_since_install(self, model: InstalledModel) -> str | None:
+        """Compare each file with the store's record: unchanged size and time is trusted, anything else re-hashed.
+
+        A model installed before the record existed is hashed once in full and then recorded.
+        """
+        record = self.index.files(model.name)
+        for file in model.files:
+            path = model.folder / file.path
+            known = (record or {}).get(file.path) or {}
+            stat = path.stat()
+            if known.get("sha256") not in (None, file.sha256):
+                return f"its manifest was changed after it was installed ({file.path})"
+            if known.get("size") == stat.st_size and known.get("mtime_ns") == stat.st_mtime_ns:
+                continue
+            if sha256_file(path) != file.sha256:
+                return f"{file.path} was changed after it was installed (its checksum does not match)"
+            if record is not None and known:
+                self.index.touch(model.name, file.path, stat)
+        if record is None:
+            self.index.record(model.name, model.folder, {f.path: f.sha256 for f in model.files})
+        return None
 
     def verify(self, name: str) -> VerifyReport:
         """Re-hash every file of ``name`` against its manifest (and the catalogue's hash where one is known)."""
@@ -193,9 +222,18 @@ class ModelStore:
         entry = self.catalogue.find(name)
         # Catalogue hashes apply only to a download of the catalogued repo, not to a same-named export.
         pinned = {f.path: f.sha256 for f in entry.files if f.sha256} if entry and model.source == entry.repo else {}
+        record = self.index.files(name)
         problems = []
+        notes = []
+        if record is None and not pinned:
+            notes.append("no record of its checksums was kept when it was installed, so only its own manifest "
+                         "vouches for it; download or export it again to have it checked")
         for file in model.files:
             target = model.folder / file.path
+            recorded = (record or {}).get(file.path, {}).get("sha256") if record is not None else file.sha256
+            if recorded != file.sha256:
+                problems.append(f"{file.path}: the manifest was changed after the model was installed")
+                continue
             problem = _size_problem(target, file)
             if problem is None:
                 digest = sha256_file(target)
@@ -205,7 +243,7 @@ class ModelStore:
                     problem = f"{file.path} is not the file the catalogue names"
             if problem:
                 problems.append(problem)
-        return VerifyReport(name, "damaged" if problems else "installed", problems)
+        return VerifyReport(name, "damaged" if problems else "installed", problems, notes)
 
     # -- writing ---------------------------------------------------------------------------------------------
 
@@ -244,6 +282,7 @@ class ModelStore:
         log.info("installed model %s (%d files) in %s", name, len(files), target)
         model = self.manifest(name)
         assert model is not None
+        self.index.record(name, target, {f.path: f.sha256 for f in model.files})
         return model
 
     @contextlib.contextmanager
@@ -270,6 +309,7 @@ class ModelStore:
             return False
         with self.locked(name):
             self._delete(folder)
+        self.index.forget(name)
         return True
 
     def _delete(self, folder: Path) -> None:
