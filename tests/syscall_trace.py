@@ -8,6 +8,7 @@ SpaceVoice's own.
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 import signal
@@ -81,8 +82,6 @@ def _terminate_traced_child(strace_pid: int) -> None:
     """SIGTERM to the program strace started (strace's own first child), as a session's logout would send."""
     children = Path(f"/proc/{strace_pid}/task/{strace_pid}/children").read_text().split()
     if children:
-        import os
-
         os.kill(int(children[0]), signal.SIGTERM)
 
 
