@@ -43,7 +43,9 @@ def setup_logging(verbosity: int) -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run one command; return its exit status. User errors print one plain line, never a traceback."""
     from engine.errors import SpaceVoiceError
+    from engine.privacy import disable_onnxruntime_telemetry
 
+    disable_onnxruntime_telemetry()  # before any command can load onnxruntime (engine/privacy.py says why)
     parser = build_parser()
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv and argv[0] == "--self-test":  # the frozen app's documented flag

@@ -1,7 +1,8 @@
 """``main.py self-test`` (``--self-test`` in the frozen app): proves an installation works, offline, in seconds.
 
 It loads the embedded face models, describes the bundled sample photo, renders the description to a WAV file
-with the system voice, checks that no export tooling (torch, transformers, optimum) was imported, and fails on
+with the system voice, checks that no export tooling (torch, transformers, optimum) was imported and that
+onnxruntime's telemetry is off (its folder in ~/.cache/Microsoft neither made nor held open), and fails on
 any unexpected error output: a warning, a log record at WARNING or above, or anything written to stderr (by
 Python or by a native library) while it runs. Installers and CI run it right after installing.
 
@@ -182,6 +183,22 @@ def check_desktop(state: dict[str, Any]) -> str:
     return f"Qt platform {app.platformName()}, {tray}"  # type: ignore[attr-defined]
 
 
+def check_telemetry(state: dict[str, Any]) -> str:
+    """onnxruntime's telemetry is off: switched off in time, its folder neither made nor held open by this run."""
+    from engine.privacy import open_telemetry_files, telemetry_folder, telemetry_problems
+
+    problems = telemetry_problems()
+    folder = telemetry_folder()
+    if not state["telemetry_folder_existed"] and folder.is_dir():
+        problems.append(f"onnxruntime made its telemetry folder {folder}")
+    held = open_telemetry_files()
+    if held:
+        problems.append(f"onnxruntime holds its telemetry queue open ({Path(held[0]).name} in {folder})")
+    if problems:
+        raise SelfTestFailed(f"onnxruntime's telemetry is on: {'; '.join(problems)}")
+    return "onnxruntime telemetry off, nothing of it made or open"
+
+
 CHECKS: tuple[tuple[str, Callable[[dict[str, Any]], str]], ...] = (
     ("providers", check_providers),
     ("embedded models", check_embedded_models),
@@ -189,18 +206,22 @@ CHECKS: tuple[tuple[str, Callable[[dict[str, Any]], str]], ...] = (
     ("system voice", check_system_voice),
     ("desktop", check_desktop),
     ("runtime only", check_runtime_only),
+    ("telemetry", check_telemetry),
 )
 
 
 def run(args: argparse.Namespace) -> int:
     """Run every check, print one line each, and raise `SelfTestFailed` when any failed or anything complained."""
+    from engine.privacy import telemetry_folder
     from engine.settings import Settings
 
     started = time.perf_counter()
+    telemetry_folder_existed = telemetry_folder().is_dir()  # before any check can load onnxruntime
     failures: list[str] = []
     with tempfile.TemporaryDirectory(prefix="spacevoice-wav-", ignore_cleanup_errors=True) as scratch:
         state: dict[str, Any] = {"wav": args.wav or Path(scratch) / "self-test.wav",
-                                 "expect_providers": list(args.expect_provider)}
+                                 "expect_providers": list(args.expect_provider),
+                                 "telemetry_folder_existed": telemetry_folder_existed}
         with fresh_home(not args.user_data), watch_error_output() as seen:
             state["settings"] = Settings.load()
             if args.device:

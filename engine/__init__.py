@@ -8,3 +8,8 @@ The engine is usable from a plain script::
 """
 
 __version__ = "0.1.0"
+
+# Before anything in the engine (or a script using it) can load onnxruntime: its telemetry stays off.
+from engine.privacy import disable_onnxruntime_telemetry as _disable_onnxruntime_telemetry
+
+_disable_onnxruntime_telemetry()

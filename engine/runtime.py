@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from engine.errors import DeviceError, ModelError
+from engine.privacy import import_onnxruntime
 
 if TYPE_CHECKING:
     import onnxruntime as ort
@@ -60,7 +61,7 @@ def requested_device(device: str | None = None) -> str:
 
 def provider_order(device: str | None = None) -> list[str]:
     """Providers to try, most capable first, filtered by what this onnxruntime build offers."""
-    import onnxruntime as ort
+    ort = import_onnxruntime()
 
     available = set(ort.get_available_providers())
     wanted = requested_device(device)
@@ -73,7 +74,7 @@ def provider_order(device: str | None = None) -> list[str]:
 
 def session_options(threads: int = 0, *, sequential: bool = True) -> ort.SessionOptions:
     """Options shared by every session: full graph optimisation, quiet logs, bounded threads."""
-    import onnxruntime as ort
+    ort = import_onnxruntime()
 
     options = ort.SessionOptions()
     options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
@@ -103,7 +104,7 @@ def create_session(
     half the weights' size again) and ``arena=False`` skips the CPU memory arena: both trade a little speed for
     resident memory close to the model file's size.
     """
-    import onnxruntime as ort
+    ort = import_onnxruntime()  # telemetry off before any session exists
 
     global _warned_fallback
     label = name or (Path(model).name if not isinstance(model, bytes) else "in-memory model")

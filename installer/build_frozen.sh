@@ -3,7 +3,7 @@
 # runtime only (no torch, transformers or optimum inside).
 #
 # A build takes minutes, so an existing build is reused when nothing it is made from changed: the sources
-# (main.py, engine/, cli/, desktop/, resources/), the spec, pyproject.toml, the exact installed packages
+# (main.py, engine/, cli/, desktop/, resources/), the spec and its runtime hooks, pyproject.toml, the exact installed packages
 # (pip freeze) and the Python version are hashed into installer/dist/spacevoice/.build-inputs.sha256.
 # --force rebuilds anyway. PYTHON selects the interpreter (default: .venv/bin/python).
 set -euo pipefail
@@ -19,7 +19,7 @@ force=0
 
 inputs_hash() {
   {
-    find main.py engine cli desktop resources installer/spacevoice.spec pyproject.toml -type f \
+    find main.py engine cli desktop resources installer/spacevoice.spec installer/hooks pyproject.toml -type f \
       -not -path '*/__pycache__/*' -not -name '*.pyc' -print0 2>/dev/null \
       | LC_ALL=C sort -z | xargs -0 -r sha256sum
     "$PYTHON" -m pip freeze --all 2>/dev/null

@@ -119,11 +119,13 @@ def test_unpacked_app_passes_its_self_test_without_the_source_tree(unpacked: Pat
     assert done.returncode == 0, done.stdout + done.stderr
     assert done.stderr == ""
     assert "self-test passed" in done.stdout
-    for check in ("providers", "embedded models", "describe sample", "system voice", "desktop", "runtime only"):
+    for check in ("providers", "embedded models", "describe sample", "system voice", "desktop", "runtime only",
+                  "telemetry"):
         assert any(line.startswith("ok") and check in line for line in done.stdout.splitlines()), done.stdout
     seconds, level = wav_speech_level(wav)
     assert seconds > 0.5 and level > 0.01
     assert not (tmp_path / ".local").exists(), "the self-test must not write into the user's home"
+    assert not (tmp_path / ".cache" / "Microsoft").exists(), "onnxruntime's telemetry ran in the frozen app"
 
 
 def test_unpacked_app_explains_bad_input_in_one_line(unpacked: Path, tmp_path: Path) -> None:

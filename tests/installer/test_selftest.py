@@ -74,3 +74,30 @@ def test_wav_level_of_missing_or_silent_audio_is_zero(tmp_path: Path) -> None:
         audio.setframerate(16000)
         audio.writeframes(b"\0\0" * 16000)
     assert wav_speech_level(silent) == (1.0, 0.0)
+
+
+def test_self_test_fails_when_onnxruntime_telemetry_is_on(tmp_path: Path) -> None:
+    """An entry point that loads onnxruntime before SpaceVoice could switch its telemetry off is caught."""
+    import subprocess
+    import sys
+
+    from tests.conftest import ROOT
+
+    launcher = ("import runpy, sys\nimport onnxruntime\n"
+                "sys.argv = ['main.py', '--self-test']\nrunpy.run_path('main.py', run_name='__main__')\n")
+    env = {**os.environ, "HOME": str(tmp_path)}
+    env.pop("ORT_DISABLE_TELEMETRY", None)
+    done = subprocess.run([sys.executable, "-c", launcher], cwd=ROOT, env=env, capture_output=True, text=True,
+                          timeout=300)
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert "FAIL telemetry" in done.stdout
+    assert "onnxruntime was loaded before SpaceVoice could turn its telemetry off" in done.stderr
+    assert "holds its telemetry queue open (onnxruntime.db" in done.stderr
+    # The same run from main.py itself keeps the telemetry off and the home clean.
+    clean_home = tmp_path / "clean-home"
+    clean_home.mkdir()
+    clean = subprocess.run([sys.executable, "main.py", "--self-test"], cwd=ROOT,
+                           env={**env, "HOME": str(clean_home)}, capture_output=True, text=True, timeout=300)
+    assert clean.returncode == 0, clean.stdout + clean.stderr
+    assert any(line.startswith("ok") and "telemetry" in line for line in clean.stdout.splitlines())
+    assert not (clean_home / ".cache" / "Microsoft").exists()
