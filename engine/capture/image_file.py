@@ -14,6 +14,7 @@ import stat
 from typing import BinaryIO
 
 from engine.errors import InputError
+from engine.errors import shown_path as _shown
 
 # The most a picture SpaceVoice accepts (64 megapixels, see engine.capture.image.MAX_PIXELS) can need: 4 bytes a
 # pixel (8-bit RGBA, or a 32-bit float channel) uncompressed, plus room for metadata (EXIF, colour profile,
@@ -80,8 +81,3 @@ def _open_error(text: str, error: OSError) -> InputError:
         return InputError(f"There is no file at {_shown(text)}.", "Check the name and folder.")
     reason = error.strerror or type(error).__name__
     return InputError(f"The file {_shown(text)} could not be read ({reason}).", "Check that you may open it.")
-
-
-def _shown(text: str, limit: int = 200) -> str:
-    """A path as it can be shown in one line: a very long one is cut in the middle."""
-    return text if len(text) <= limit else f"{text[: limit // 2]}...{text[-limit // 2:]}"
