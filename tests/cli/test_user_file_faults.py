@@ -246,3 +246,21 @@ def test_a_data_folder_path_over_4096_bytes_is_a_plain_message(tmp_path):
     assert len(home.encode()) > 4096
     result = run_main("settings", "set", "rate", "150", env={"SPACEVOICE_HOME": home})
     assert result.returncode == 5 and "too long" in _error_line(result)
+
+
+@needs_private_mounts
+def test_speech_written_to_a_full_disk_is_a_plain_message_and_leaves_no_partial_file(tmp_path):
+    full = tmp_path / "full"
+    full.mkdir()
+    script = (f'set -e\nmount -t tmpfs -o size=64k tmpfs "{full}"\n'
+              f'head -c 1000000 /dev/zero > "{full}/filler" 2>/dev/null || true\nset +e\n'
+              f'"$0" "$@"\nstatus=$?\nls -A "{full}"\nexit $status\n')
+    result = subprocess.run(
+        ["unshare", "--user", "--map-root-user", "--mount", "sh", "-c", script, sys.executable,
+         str(ROOT / "main.py"), "say", "A sentence long enough to need more room than is left.", "--engine",
+         "system", "--out", str(full / "speech.wav")],
+        capture_output=True, text=True, timeout=300, cwd=ROOT,
+    )
+    assert result.returncode == 2, result.stderr
+    assert "No space left" in _error_line(result)
+    assert result.stdout.split() == ["filler"]  # no speech.wav, no partial temp file
