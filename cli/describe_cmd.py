@@ -35,7 +35,7 @@ def capture_from_args(args: argparse.Namespace, settings: object) -> tuple[objec
     from engine import capture
 
     started = time.perf_counter()
-    if getattr(args, "image", None):
+    if getattr(args, "image", None) is not None:  # an empty path is refused there, not taken as "the screen"
         frame = capture.load_image(args.image)
     elif getattr(args, "window", False):
         frame = capture.capture_window()

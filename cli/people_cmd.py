@@ -84,10 +84,13 @@ def _add(args: argparse.Namespace, settings: Any) -> int:
     import numpy as np
 
     from engine.capture import load_image
+    from engine.capture.image_file import open_picture_file
     from engine.faces import load_face_stage
     from engine.faces.gallery import FaceGallery, check_name
 
     name = check_name(args.name)
+    for path in args.images:  # an empty, missing or unusable path is refused before any model loads
+        open_picture_file(path).close()
     # Loaded first: a file from a newer version stops here, in one line, before any model loads.
     identifier = load_face_stage(settings, gallery=FaceGallery.load())
     chosen = []

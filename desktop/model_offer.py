@@ -35,7 +35,10 @@ def mark_offer_made() -> None:
     """Remember that the offer was made, so it is never repeated."""
     from engine.atomicfile import write_atomic
 
-    write_atomic(paths.config_dir() / MARKER, b"1\n")
+    try:
+        write_atomic(paths.config_dir() / MARKER, b"1\n")
+    except OSError as error:  # a full disk or a read-only folder: the offer comes again next start, nothing worse
+        log.warning("could not remember that the model offer was made: %s", error)
 
 
 def missing_models(settings: Settings) -> list[tuple[str, int | None]]:

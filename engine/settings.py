@@ -7,7 +7,6 @@ atomically.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import logging
 import math
@@ -17,7 +16,9 @@ from pathlib import Path
 from typing import Any
 
 from engine import paths
-from engine.atomicfile import write_atomic
+from engine.atomicfile import write_atomic, writer_lock
+from engine.errors import DataError, save_error
+from engine.settings_file import read_settings_file
 
 log = logging.getLogger(__name__)
 
@@ -87,6 +88,8 @@ def coerce(setting: Setting, value: Any) -> Any:
         if text in ("0", "false", "no", "off"):
             return False
         raise ValueError(f"{setting.name} must be yes or no")
+    if setting.type is not bool and (isinstance(value, bool) or not isinstance(value, str | int | float)):
+        raise TypeError(f"{setting.name} must be {'a number' if setting.type in (int, float) else 'text'}")
     result = setting.type(value)
     if isinstance(result, float) and not math.isfinite(result):
         raise ValueError(f"{setting.name} must be a finite number")
@@ -104,6 +107,7 @@ class Settings:
 
     def __init__(self, values: Mapping[str, Any] | None = None, path: Path | None = None) -> None:
         self.path = path
+        self.unwritable: str | None = None  # why the file must not be saved over (it could not be read)
         self._values: dict[str, Any] = {s.name: s.default for s in SETTINGS}
         for name, value in (values or {}).items():
             self.set(name, value, strict=False)
@@ -112,19 +116,10 @@ class Settings:
     def load(cls, path: Path | None = None) -> Settings:
         """Load from ``path`` (default: the user's file). A damaged file is set aside, not overwritten."""
         path = path or settings_file()
-        values: dict[str, Any] = {}
-        if path.exists():
-            try:
-                loaded = json.loads(path.read_text(encoding="utf-8"))
-                if not isinstance(loaded, dict):
-                    raise ValueError("not a JSON object")
-                values = loaded
-            except (OSError, ValueError) as error:
-                aside = path.with_name(path.name + ".damaged")
-                log.warning("settings file %s is damaged (%s); moved to %s, using defaults", path, error, aside)
-                with contextlib.suppress(OSError):
-                    path.replace(aside)
-        return cls(values, path)
+        found = read_settings_file(path)  # an unreadable file is left alone, a damaged one set aside
+        settings = cls(found.values, path)
+        settings.unwritable = found.unwritable
+        return settings
 
     def set(self, name: str, value: Any, *, strict: bool = True) -> None:
         """Set one value, converting its type. Unknown names and bad values raise when ``strict``."""
@@ -136,10 +131,11 @@ class Settings:
             return
         try:
             self._values[name] = coerce(setting, value)
-        except (TypeError, ValueError):
+        except (TypeError, ValueError, OverflowError) as error:  # 1e999 from a file: int(inf) overflows
             if strict:
-                raise
-            log.warning("ignoring invalid value for setting %s", name)
+                raise ValueError(str(error)) from error
+            log.warning("ignoring the value of setting %s in the settings file (%s); using %r", name,
+                        str(error)[:200], setting.default)
 
     def get(self, name: str) -> Any:
         """Return one value."""
@@ -158,6 +154,12 @@ class Settings:
     def save(self, path: Path | None = None) -> None:
         """Write the settings atomically; only values that differ from the default are stored."""
         target = path or self.path or settings_file()
+        if self.unwritable and target == self.path:
+            raise DataError(self.unwritable, "Nothing was changed.")
         changed = {s.name: self._values[s.name] for s in SETTINGS if self._values[s.name] != s.default}
-        write_atomic(target, json.dumps(changed, indent=2, sort_keys=True).encode("utf-8"))
+        try:
+            with writer_lock(target):  # lets the next start tell a killed writer's temp file from a live one
+                write_atomic(target, json.dumps(changed, indent=2, sort_keys=True).encode("utf-8"))
+        except OSError as error:  # a full disk, a read-only folder: the file as it was is kept
+            raise save_error(target, error) from error
         self.path = target

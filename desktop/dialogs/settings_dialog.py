@@ -24,6 +24,7 @@ from PySide6.QtWidgets import (
 )
 
 from desktop.hotkeys import HotkeyError, parse_hotkey
+from engine.errors import SpaceVoiceError
 from engine.settings import SETTINGS, Setting, Settings, coerce
 
 
@@ -149,7 +150,12 @@ class SettingsDialog(QDialog):
             first = self.error_label.text()
             self.error_label.setAccessibleDescription(first)
             return
-        updated.save()
+        try:
+            updated.save()
+        except SpaceVoiceError as error:  # a full disk, a read-only folder, an unreadable file: shown, not lost
+            self.error_label.setText(str(error))
+            self.error_label.setAccessibleDescription(str(error))
+            return
         self._settings = updated
         self.error_label.setText("")
         self.saved.emit(updated)

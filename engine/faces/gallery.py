@@ -21,7 +21,7 @@ import numpy as np
 
 from engine import paths
 from engine.atomicfile import write_atomic
-from engine.errors import DataError, InputError
+from engine.errors import DataError, InputError, save_error
 from engine.faces.storage import (
     DIMENSION,
     Person,
@@ -94,6 +94,7 @@ class FaceGallery:
         Raises `DataError` only for a file written by a newer SpaceVoice (it is left untouched).
         """
         gallery = cls(path)
+        remove_stale_temp_files(gallery.path, gallery.thumbnails_dir)  # left by a save that was killed
         gallery._read()
         return gallery
 
@@ -128,14 +129,24 @@ class FaceGallery:
         if self._stamp is None:
             return
         try:
-            self.people = parse(self.path.read_bytes())
+            data = self.path.read_bytes()
+        except OSError as error:  # not damaged, only unreadable now (permissions, a folder): never set aside
+            self._refuse(f"The file of enrolled people could not be read ({error.strerror or error}).",
+                         f"It was left as it is; check that you may read {self.path}.")
+            return
+        try:
+            self.people = parse(data)
             self._known = {p.name.casefold() for p in self.people}
             return
         except DataError:
             raise
-        except (OSError, ValueError, TypeError, KeyError) as error:
-            log.debug("people file unreadable: %s", error)
-        aside = set_aside(self.path)
+        except (ValueError, TypeError, KeyError) as error:
+            log.debug("people file damaged: %s", error)
+        try:
+            aside = set_aside(self.path)
+        except DataError as error:  # a read-only folder: the damaged file stays where it is, unchanged
+            self._refuse(str(error), "")
+            return
         try:
             backup = self.backup_path.read_bytes()
             self.people = parse(backup)
@@ -152,6 +163,12 @@ class FaceGallery:
             )
         self._stamp = self._file_stamp()
         self._known = {p.name.casefold() for p in self.people}
+        log.warning("%s", self.problem)
+
+    def _refuse(self, problem: str, hint: str) -> None:
+        """Work with nobody enrolled and never write the file: it holds people this gallery could not read."""
+        self.people, self.read_only = [], True
+        self.problem = f"{problem} {hint}".strip()
         log.warning("%s", self.problem)
 
     def find(self, name: str) -> Person | None:
@@ -210,19 +227,26 @@ class FaceGallery:
         """Write the gallery atomically, keeping the previous version as the backup (0600, private)."""
         if self.read_only:
             raise DataError(self.problem or "The file of enrolled people cannot be changed.", "")
-        with writer_lock(self.path):
-            self._save_locked()
+        written: list[str] = []
+        try:
+            with writer_lock(self.path):
+                self._save_locked(written)
+        except OSError as error:
+            for file_name in written:  # thumbnails of a save that did not happen
+                with contextlib.suppress(OSError):
+                    (self.thumbnails_dir / file_name).unlink()
+            raise save_error(self.path, error) from error
 
-    def _save_locked(self) -> None:
+    def _save_locked(self, written: list[str]) -> None:
         if self._stamp != self._file_stamp():
             self._merge_from_disk()  # another program saved since this gallery read the file
         data = serialize(self.people)
-        remove_stale_temp_files(self.path)
+        remove_stale_temp_files(self.path, self.thumbnails_dir)
         kept = {name for person in self.people for name in person.thumbnails}
         for file_name, image in self._pending_thumbnails.items():
             if file_name in kept:
                 self._write_thumbnail(file_name, image)
-        self._pending_thumbnails = {}
+                written.append(file_name)
         if self._scrub_backup:
             # The old version still holds what was erased: the backup becomes the new version instead.
             write_atomic(self.backup_path, data)
@@ -232,6 +256,7 @@ class FaceGallery:
                 parse(previous)  # only a readable version is worth keeping as the backup
                 write_atomic(self.backup_path, previous)
         write_atomic(self.path, data)
+        self._pending_thumbnails = {}
         for person in self._erased:
             for thumbnail in person.thumbnails:
                 with contextlib.suppress(FileNotFoundError):
@@ -248,9 +273,10 @@ class FaceGallery:
         this gallery's own. A damaged file on disk is set aside first (never overwritten)."""
         if not self.path.exists():
             return
+        data = self.path.read_bytes()  # unreadable now: the save fails and the file stays as it is
         try:
-            theirs = parse(self.path.read_bytes())
-        except (OSError, ValueError, TypeError, KeyError):
+            theirs = parse(data)
+        except (ValueError, TypeError, KeyError):
             log.warning("the people file was damaged by another program; set aside as %s", set_aside(self.path).name)
             return
         ours = {p.name.casefold(): p for p in self.people}

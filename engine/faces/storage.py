@@ -8,18 +8,24 @@ Format: ``{"format": "spacevoice-people", "version": 1, "embedder": ..., "people
 from __future__ import annotations
 
 import base64
-import contextlib
 import json
-import os
+import logging
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from engine import atomicfile
+from engine.atomicfile import writer_lock
 from engine.errors import DataError, InputError
+
+__all__ = ["Person", "check_name", "count_people", "parse", "remove_stale_temp_files", "serialize", "set_aside",
+           "unit_rows", "writer_lock"]
+
+log = logging.getLogger(__name__)
 
 FORMAT = "spacevoice-people"
 VERSION = 1
@@ -69,7 +75,10 @@ def serialize(people: Sequence[Person]) -> bytes:
 
 def parse(data: bytes) -> list[Person]:
     """Read the file's bytes; ValueError/KeyError/TypeError for anything damaged, `DataError` for a newer format."""
-    document = json.loads(data.decode("utf-8"))
+    try:
+        document = json.loads(data.decode("utf-8"))
+    except RecursionError as error:  # nested thousands deep: no file SpaceVoice wrote
+        raise ValueError("nested too deeply") from error
     if not isinstance(document, dict) or document.get("format") != FORMAT:
         raise ValueError("not a SpaceVoice people file")
     version = document.get("version")
@@ -82,9 +91,12 @@ def parse(data: bytes) -> list[Person]:
         )
     people = []
     for entry in document["people"]:
-        name = check_name(entry["name"]) if isinstance(entry["name"], str) else None
-        if name is None:
+        if not isinstance(entry["name"], str):
             raise TypeError("a name is not text")
+        try:
+            name = check_name(entry["name"])
+        except InputError as error:  # a name no one could have enrolled: the file is damaged
+            raise ValueError("a name is damaged") from error
         vectors = [np.frombuffer(base64.b64decode(text, validate=True), dtype="<f4") for text in entry["embeddings"]]
         if not vectors or any(v.shape != (DIMENSION,) or not np.all(np.isfinite(v)) for v in vectors):
             raise ValueError("an embedding is damaged")
@@ -103,49 +115,21 @@ def unit_rows(embeddings: np.ndarray) -> np.ndarray:
 
 
 def set_aside(path: Path) -> Path:
-    """Rename a damaged file to a name not yet used; it is never overwritten."""
-    stamp = time.strftime("%Y%m%d-%H%M%S")
-    for attempt in range(1000):
-        suffix = f".damaged-{stamp}" + (f"-{attempt}" if attempt else "")
-        aside = path.with_name(path.name + suffix)
-        if not aside.exists():
-            try:
-                os.link(path, aside)  # link + unlink: never replaces an existing file, unlike rename
-                path.unlink()
-            except FileNotFoundError:
-                pass
-            except OSError:  # a file system without hard links; the name was checked to be free just above
-                os.replace(path, aside)
-            return aside
-    raise DataError("The damaged people file could not be set aside.", f"Move {path} away by hand.")
-
-
-@contextlib.contextmanager
-def writer_lock(path: Path) -> Iterator[None]:
-    """Hold the people file for one read-merge-write (POSIX advisory lock; waits for another writer).
-
-    On Windows there is no such lock; the merge in `FaceGallery.save` still narrows the window to milliseconds.
-    """
+    """Rename a damaged file to a name not yet used (``people.json.damaged-STAMP``); it is never overwritten."""
     try:
-        import fcntl
-    except ImportError:
-        yield
-        return
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path.with_name(f".{path.name}.lock"), "w") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
+        return atomicfile.set_aside(path, time.strftime("damaged-%Y%m%d-%H%M%S"))
+    except OSError as error:
+        raise DataError(
+            f"The damaged people file could not be set aside ({error.strerror or error}).",
+            f"Move {path} away by hand.",
+        ) from error
 
 
-def remove_stale_temp_files(path: Path) -> None:
-    """Delete temp files left by a writer that was killed mid-write (older than a minute)."""
-    for leftover in path.parent.glob(f".{path.name}.*.tmp"):
-        with contextlib.suppress(OSError):
-            if time.time() - leftover.stat().st_mtime > 60:
-                leftover.unlink()
+def remove_stale_temp_files(path: Path, thumbnails: Path | None = None) -> None:
+    """Delete temp files left by a writer that was killed mid-write: full copies of names and embeddings."""
+    removed = atomicfile.remove_leftover_temp_files(path, folders=(thumbnails,) if thumbnails else ())
+    if removed:
+        log.info("removed %d temp file(s) left by an interrupted save", removed)
 
 
 def count_people(number: int) -> str:

@@ -11,12 +11,12 @@ import contextlib
 import os
 import tempfile
 import wave
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
 import numpy as np
 
-from engine.errors import InputError
+from engine.errors import InputError, shown_path
 from engine.speech.base import AudioChunk
 
 CHUNK_SECONDS = 0.1
@@ -146,9 +146,19 @@ def write_wav(path: Path | str, chunks: Iterable[AudioChunk]) -> float:
     writer = WavWriter(path)
     try:
         for chunk in chunks:
-            writer.write(chunk)
-        writer.close()
+            _written(writer.write, chunk, writer.path)
+        _written(writer.close, None, writer.path)
     except BaseException:
         writer.discard()
         raise
     return writer.seconds
+
+
+def _written(step: Callable[..., None], chunk: AudioChunk | None, path: Path) -> None:
+    """Run one write step; a full disk or a lost folder is one plain `InputError` (the partial file is dropped)."""
+    try:
+        step() if chunk is None else step(chunk)
+    except OSError as error:
+        raise InputError(f"SpaceVoice could not finish writing the speech to {shown_path(path)} "
+                         f"({error.strerror or error}); no partial file was left.",
+                         "Choose a folder with free space that you can write to.") from error
