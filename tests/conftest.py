@@ -13,6 +13,10 @@ from pathlib import Path
 
 import pytest
 
+# Test modules import onnxruntime themselves, before the engine could switch its telemetry off (engine/privacy.py):
+# the test process must not phone home either. The privacy tests run the app in a clean environment without this.
+os.environ["ORT_DISABLE_TELEMETRY"] = "1"
+
 ROOT = Path(__file__).resolve().parent.parent
 SHARED = ROOT.parent / "shared"
 
