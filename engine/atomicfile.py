@@ -122,7 +122,8 @@ def remove_leftover_temp_files(path: Path, *, folders: tuple[Path, ...] = ()) ->
             for folder, pattern in patterns:
                 for leftover in folder.glob(pattern):
                     with contextlib.suppress(OSError):
-                        if idle or time.time() - leftover.stat().st_mtime > 60:
+                        # Without flock (Windows) "idle" proves nothing: only old temp files go there.
+                        if (idle and os.name == "posix") or time.time() - leftover.stat().st_mtime > 60:
                             leftover.unlink()
                             removed += 1
     except OSError:
