@@ -100,6 +100,10 @@ class _Retry(Exception):
     """A transient failure (cut connection, timeout, server error): resume and try again."""
 
 
+class _Stalled(_Retry):
+    """Too little arrived in a stall window: retried, but the bytes it brought do not count as progress."""
+
+
 @dataclass(frozen=True)
 class _Limits:
     """How long and how often a download may try: see the module docstring."""
@@ -217,12 +221,12 @@ def fetch_file(url: str, final: Path, *, sha256: str | None = None, size: int | 
             _transfer(url, part, size, headers, progress, label, wait)
         except _Retry as error:
             failures += 1
-            if part.exists() and part.stat().st_size > before:
+            if part.exists() and part.stat().st_size > before and not isinstance(error, _Stalled):
                 last_progress = time.monotonic()
             log.info("download of %s interrupted (%s); attempt %d of %d", label, error, failures, retries + 1)
             idle = time.monotonic() - last_progress
             if failures > retries or idle >= deadline:
-                stalled = f"no data arrived for {idle:.0f} seconds" if idle >= deadline else str(error)
+                stalled = f"no progress for {idle:.0f} seconds" if idle >= deadline else str(error)
                 raise DownloadError(f"The download of {label} from {_host(url)} kept failing ({stalled}).",
                                     "Check your network and run the same command again: it resumes.") from None
             time.sleep(min(0.2 * 2 ** failures, 5.0, max(0.0, deadline - idle)))
@@ -323,7 +327,7 @@ def _copy_bounded(response: Any, handle: Any, done: int, limit: int, progress: P
         now = time.monotonic()
         if now - window_start >= window:
             if window_bytes < STALL_BYTES:
-                raise _Retry(f"the server stalled ({window_bytes} bytes in {now - window_start:.0f} s)")
+                raise _Stalled(f"the server stalled ({window_bytes} bytes in {now - window_start:.0f} s)")
             window_start, window_bytes = now, 0
 
 

@@ -64,6 +64,20 @@ def serve() -> Iterator[Callable[[Behaviour], RawServer]]:
         server.close()
 
 
+def test_a_trickle_is_no_progress_and_meets_the_deadline(serve, tmp_path: Path) -> None:
+    def trickle(client: socket.socket) -> None:
+        client.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 200000\r\n\r\n")
+        for _ in range(400):
+            client.sendall(b"x")
+            time.sleep(0.1)
+
+    server = serve(trickle)
+    with pytest.raises(DownloadError, match=r"no progress for \d+ seconds"):
+        # Plenty of retries: only the deadline can end it, since a trickle's bytes are not progress.
+        fetch_file(server.url, tmp_path / "model.onnx", size=200_000, retries=50, timeout=1.0, deadline=2.5)
+    assert server.connections <= 4
+
+
 def test_a_trickling_server_is_a_stall_and_the_download_gives_up(serve, tmp_path: Path) -> None:
     def trickle(client: socket.socket) -> None:
         client.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 200000\r\n\r\n")
@@ -85,7 +99,7 @@ def test_a_trickling_server_is_a_stall_and_the_download_gives_up(serve, tmp_path
 def test_a_server_that_never_answers_fails_by_the_deadline(serve, tmp_path: Path) -> None:
     server = serve(lambda client: time.sleep(30))  # accepts, reads the request, says nothing
     started = time.monotonic()
-    with pytest.raises(DownloadError, match=r"no data arrived for \d+ seconds"):
+    with pytest.raises(DownloadError, match=r"no progress for \d+ seconds"):
         fetch_file(server.url, tmp_path / "model.onnx", size=1000, retries=50, timeout=1.0, deadline=3.0)
     elapsed = time.monotonic() - started
     # 50 retries of 1 s each would be over 50 s; the deadline ends it after about 3 s.
