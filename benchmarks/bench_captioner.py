@@ -35,6 +35,9 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+
+from engine import privacy as _privacy  # noqa: E402, F401 - first: onnxruntime's telemetry off before it loads
+
 CACHE = ROOT / ".cache" / "bench" / "captioner"
 ENGINES = ("torch-fp32", "optimum-fp32", "ours-fp32", "ours-int8")
 

@@ -34,6 +34,8 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from engine import privacy as _privacy  # noqa: E402, F401 - first: onnxruntime's telemetry off before it loads
+
 PORTRAITS = ("angelina_jolie", "kate_siegel", "paul_rudd", "shea_whigham")
 # Faces of the group photo (x, y, w, h with a margin), strangers to one another.
 GROUP_FACES = ((190, 210, 150, 190), (390, 95, 150, 190), (520, 15, 150, 190), (590, 165, 140, 180),

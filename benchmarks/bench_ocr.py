@@ -39,6 +39,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from engine import privacy as _privacy  # noqa: E402, F401 - first: onnxruntime's telemetry off before it loads
+
 PAGE = """<!doctype html><html><head><meta charset="utf-8"><style>
 body { margin: 0; font-family: 'DejaVu Sans', sans-serif; font-size: 15px; color: #1f2328; }
 nav { position: fixed; top: 0; left: 0; bottom: 0; width: 230px; background: #f6f8fa; padding: 24px 16px; }

@@ -33,6 +33,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from engine import privacy as _privacy  # noqa: E402, F401 - first: onnxruntime's telemetry off before it loads
 from engine.speech.orpheus import REALTIME_TOKENS_PER_SECOND  # noqa: E402
 from engine.speech.sampling import SamplingConfig, SlotSampler  # noqa: E402
 

@@ -25,6 +25,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from engine import privacy as _privacy  # noqa: E402, F401 - first: onnxruntime's telemetry off before it loads
 from engine.speech.snac import SAMPLES_PER_FRAME, SnacDecoder, StreamingSnacDecoder  # noqa: E402
 
 CACHE = ROOT / ".cache" / "bench" / "snac_24khz"

@@ -32,6 +32,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from engine import privacy as _privacy  # noqa: E402, F401 - first: onnxruntime's telemetry off before it loads
 from engine.settings import Settings  # noqa: E402
 from engine.speech.base import AudioChunk  # noqa: E402
 from engine.speech.choice import choose_speaker  # noqa: E402
