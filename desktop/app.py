@@ -50,7 +50,7 @@ class SpaceVoiceApp(QObject):
     request_warm_up = Signal()
     request_check = Signal()
     settings_changed = Signal(object)
-    request_enrol = Signal(int, str, object)
+    request_enrol = Signal(int, object)
     request_download = Signal(int, object)
     people_changed = Signal()
     hotkey_pressed = Signal(str)  # emitted on a backend's thread, delivered queued on the GUI thread
@@ -104,6 +104,7 @@ class SpaceVoiceApp(QObject):
         self.request_enrol.connect(self.worker.enrol, queued)
         self.people_changed.connect(self.worker.reload_people, queued)
         self.worker.enrolled.connect(self._on_enrolled, queued)
+        self.worker.question.connect(self._on_enrol_question, queued)
         self.request_download.connect(self.worker.download, queued)
         self.worker.download_progress.connect(self._on_download_progress, queued)
         self.worker.downloaded.connect(self._on_downloaded, queued)
@@ -189,9 +190,17 @@ class SpaceVoiceApp(QObject):
             self._dialogs["people"] = dialog
         self._raise(dialog)
 
-    def _enrol(self, name: str, files: object) -> None:
+    def _enrol(self, request: object) -> None:
         self.current_request = self.gate.open()
-        self.request_enrol.emit(self.current_request, name, files)
+        self.request_enrol.emit(self.current_request, request)
+
+    @Slot(int, object)
+    def _on_enrol_question(self, request_id: int, question: object) -> None:
+        if request_id == self.current_request:
+            self.current_request = 0
+        dialog = self._dialogs.get("people")
+        if dialog is not None:
+            dialog.ask(*question)  # type: ignore[attr-defined,misc]
 
     @Slot(int, str)
     def _on_enrolled(self, request_id: int, message: str) -> None:
