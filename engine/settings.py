@@ -70,6 +70,30 @@ SETTINGS: tuple[Setting, ...] = (
 
 BY_NAME: dict[str, Setting] = {s.name: s for s in SETTINGS}
 
+# Settings renamed or removed since a file may have been written (qutebrowser's `Migrations`): old name -> new
+# name, or None when the setting is gone. A file from an older SpaceVoice keeps the user's value under the new
+# name (and is rewritten so at the next save), and a removed setting is dropped without a warning at every start.
+MIGRATIONS: dict[str, str | None] = {}
+
+
+def migrate(values: Mapping[str, Any]) -> dict[str, Any]:
+    """``values`` with renamed settings under their new names and removed ones dropped (a value already stored
+    under the new name wins)."""
+    migrated = {name: value for name, value in values.items() if name not in MIGRATIONS}
+    for old, new in MIGRATIONS.items():
+        if old in values and new is not None:
+            migrated.setdefault(new, values[old])
+            log.info("setting %s is now called %s", old, new)
+    return migrated
+
+
+def folder_problem(path: Path) -> str | None:
+    """A plain sentence when the settings file is a folder (it cannot be read or written), else None."""
+    if path.is_dir():
+        return (f"The settings file {path} is a folder, not a file, so SpaceVoice cannot keep your settings. "
+                "Rename or remove that folder, then change the setting again.")
+    return None
+
 
 def settings_file() -> Path:
     """The user's settings file."""
@@ -87,7 +111,11 @@ def coerce(setting: Setting, value: Any) -> Any:
         if text in ("0", "false", "no", "off"):
             return False
         raise ValueError(f"{setting.name} must be yes or no")
-    result = setting.type(value)
+    try:
+        result = setting.type(value)
+    except (TypeError, ValueError):
+        kind = "a whole number" if setting.type is int else "a number" if setting.type is float else "text"
+        raise ValueError(f"{setting.name} must be {kind}, like {setting.default!r}") from None
     if isinstance(result, float) and not math.isfinite(result):
         raise ValueError(f"{setting.name} must be a finite number")
     if setting.minimum is not None and setting.maximum is not None and not (
@@ -105,7 +133,7 @@ class Settings:
     def __init__(self, values: Mapping[str, Any] | None = None, path: Path | None = None) -> None:
         self.path = path
         self._values: dict[str, Any] = {s.name: s.default for s in SETTINGS}
-        for name, value in (values or {}).items():
+        for name, value in migrate(values or {}).items():
             self.set(name, value, strict=False)
 
     @classmethod
@@ -113,6 +141,10 @@ class Settings:
         """Load from ``path`` (default: the user's file). A damaged file is set aside, not overwritten."""
         path = path or settings_file()
         values: dict[str, Any] = {}
+        problem = folder_problem(path)
+        if problem is not None:  # never moved aside: a folder may hold the user's files
+            log.warning("%s The defaults are used.", problem)
+            return cls(values, path)
         if path.exists():
             try:
                 loaded = json.loads(path.read_text(encoding="utf-8"))
@@ -158,6 +190,11 @@ class Settings:
     def save(self, path: Path | None = None) -> None:
         """Write the settings atomically; only values that differ from the default are stored."""
         target = path or self.path or settings_file()
+        problem = folder_problem(target)
+        if problem is not None:
+            from engine.errors import DataError
+
+            raise DataError(problem)
         changed = {s.name: self._values[s.name] for s in SETTINGS if self._values[s.name] != s.default}
         write_atomic(target, json.dumps(changed, indent=2, sort_keys=True).encode("utf-8"))
         self.path = target
