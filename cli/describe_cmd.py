@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 import time
 from pathlib import Path
 
@@ -64,6 +65,10 @@ def run(args: argparse.Namespace) -> int:
         print(json.dumps(description.to_json(), ensure_ascii=False))
     else:
         print(description.spoken)
+        # What is missing (a scene model not downloaded) is said once, on its own line, unless it was the answer.
+        for warning in description.warnings:
+            if warning not in description.spoken:
+                print(f"spacevoice: {warning}", file=sys.stderr)
     speak_if_asked(args, settings, description.spoken)
     return 0
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from engine.errors import DataError, InputError
+from engine.errors import InputError
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -25,11 +25,9 @@ def register(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     """Carry out one settings action."""
     from engine.setting_choices import allowed_values, checked_value
-    from engine.settings import BY_NAME, SETTINGS, Settings, folder_problem, settings_file
+    from engine.settings import BY_NAME, SETTINGS, Settings
 
     action = args.settings_action or "list"
-    if action in ("set", "reset") and (problem := folder_problem(settings_file())) is not None:
-        raise DataError(problem)  # said once, before anything else: no value could be kept
     settings = Settings.load()
     if action == "list":
         for setting in SETTINGS:

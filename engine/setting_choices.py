@@ -55,6 +55,12 @@ def checked_value(name: str, value: Any, settings: Settings | None = None) -> An
     allowed = allowed_values(name, settings)
     if allowed and str(value).strip() not in allowed:
         raise InputError(f"{value} is not a {_what(name)} SpaceVoice knows.", f"Use one of: {', '.join(allowed)}.")
+    if setting.type in (int, float):
+        try:
+            setting.type(str(value).strip())
+        except ValueError:
+            kind = "a whole number" if setting.type is int else "a number"
+            raise InputError(f"That value does not fit: {name} must be {kind}, like {setting.default!r}.") from None
     try:
         return coerce(setting, str(value).strip() if allowed else value)
     except ValueError as error:

@@ -87,14 +87,6 @@ def migrate(values: Mapping[str, Any]) -> dict[str, Any]:
     return migrated
 
 
-def folder_problem(path: Path) -> str | None:
-    """A plain sentence when the settings file is a folder (it cannot be read or written), else None."""
-    if path.is_dir():
-        return (f"The settings file {path} is a folder, not a file, so SpaceVoice cannot keep your settings. "
-                "Rename or remove that folder, then change the setting again.")
-    return None
-
-
 def settings_file() -> Path:
     """The user's settings file."""
     return paths.config_dir() / "settings.json"
@@ -111,11 +103,7 @@ def coerce(setting: Setting, value: Any) -> Any:
         if text in ("0", "false", "no", "off"):
             return False
         raise ValueError(f"{setting.name} must be yes or no")
-    try:
-        result = setting.type(value)
-    except (TypeError, ValueError):
-        kind = "a whole number" if setting.type is int else "a number" if setting.type is float else "text"
-        raise ValueError(f"{setting.name} must be {kind}, like {setting.default!r}") from None
+    result = setting.type(value)
     if isinstance(result, float) and not math.isfinite(result):
         raise ValueError(f"{setting.name} must be a finite number")
     if setting.minimum is not None and setting.maximum is not None and not (
@@ -141,10 +129,6 @@ class Settings:
         """Load from ``path`` (default: the user's file). A damaged file is set aside, not overwritten."""
         path = path or settings_file()
         values: dict[str, Any] = {}
-        problem = folder_problem(path)
-        if problem is not None:  # never moved aside: a folder may hold the user's files
-            log.warning("%s The defaults are used.", problem)
-            return cls(values, path)
         if path.exists():
             try:
                 loaded = json.loads(path.read_text(encoding="utf-8"))
@@ -190,11 +174,6 @@ class Settings:
     def save(self, path: Path | None = None) -> None:
         """Write the settings atomically; only values that differ from the default are stored."""
         target = path or self.path or settings_file()
-        problem = folder_problem(target)
-        if problem is not None:
-            from engine.errors import DataError
-
-            raise DataError(problem)
         changed = {s.name: self._values[s.name] for s in SETTINGS if self._values[s.name] != s.default}
         write_atomic(target, json.dumps(changed, indent=2, sort_keys=True).encode("utf-8"))
         self.path = target

@@ -40,17 +40,3 @@ def test_a_scene_model_the_user_installed_is_allowed(main_cli, tmp_path):
     result = main_cli("settings", "set", "captioner", "my-captioner")
     assert result.returncode == 0, result.stderr
 
-
-def test_a_settings_file_that_is_a_folder_is_said_plainly(main_cli):
-    from engine.settings import settings_file
-
-    settings_file().mkdir(parents=True)
-    (settings_file() / "keep.txt").write_text("the user's own file")
-    result = main_cli("settings", "set", "rate", "200")
-    assert result.returncode == 5, result.stderr
-    assert result.stderr.strip() == (f"spacevoice: The settings file {settings_file()} is a folder, not a file, so "
-                                     "SpaceVoice cannot keep your settings. Rename or remove that folder, then "
-                                     "change the setting again.")
-    assert (settings_file() / "keep.txt").read_text() == "the user's own file"  # never moved or emptied
-    listing = main_cli("settings", "get", "rate")
-    assert listing.returncode == 0 and listing.stdout.strip() == "180"
