@@ -216,15 +216,11 @@ class EngineWorker(QObject):
         return Stages(fence(stages.captioner), fence(stages.faces), fence(stages.text), dict(stages.missing))
 
     def _capture(self, request_id: int, action_id: str) -> Any:
-        from engine import capture
+        from engine.capture.source import capture_source
 
         self.step.emit(request_id, "capture")
-        if action_id == "describe-window":
-            frame = capture.capture_window()
-        elif action_id == "describe-webcam":
-            frame = capture.capture_webcam(self.settings.webcam_device)
-        else:
-            frame = capture.capture_screen()
+        kinds = {"describe-window": "window", "describe-webcam": "webcam"}
+        frame = capture_source(kinds.get(action_id, "screen"), None, self.settings)
         self.gate.check(request_id)
         return frame
 
@@ -241,7 +237,10 @@ class EngineWorker(QObject):
         self.step.emit(request_id, "recognise")
         description = describe_frame(frame, self._fenced(stages, request_id), capture_ms=capture_ms)
         log.debug("timings %s", description.timings_ms)
-        return str(description.spoken)
+        from engine.capture.source import capture_notice
+
+        notice = capture_notice(frame)  # the window asked for was not there: say what was described instead
+        return f"{notice} {description.spoken}" if notice else str(description.spoken)
 
     def _read_text(self, request_id: int) -> str:
         text_stage = self._load_text_stage()

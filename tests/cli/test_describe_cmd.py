@@ -41,3 +41,10 @@ def test_a_missing_scene_model_is_said_once_on_the_command_line(main_cli):
     lines = [line for line in result.stderr.splitlines() if "scene model" in line]
     assert lines == ["spacevoice: The scene model vit-gpt2-image-captioning is not installed. "
                      "Run: main.py models download vit-gpt2-image-captioning"], result.stderr
+
+
+def test_describe_window_without_an_active_window_says_it_describes_the_whole_screen(main_cli, x_display):
+    # A bare X server (no window manager): nothing sets _NET_ACTIVE_WINDOW, so there is no active window.
+    result = main_cli("describe", "--window", "--no-speech")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("There is no active window, so I am describing the whole screen. ")

@@ -125,3 +125,11 @@ def test_the_running_tray_uses_settings_changed_from_the_command_line(make_app, 
     # And again: the watch survives the file being replaced by the save.
     assert main_cli("settings", "set", "rate", "240").returncode == 0
     qtbot.waitUntil(lambda: app.settings.rate == 240, timeout=10_000)
+
+
+def test_describe_window_without_an_active_window_says_so_in_the_tray(make_app, spy, qtbot):
+    app = make_app()  # a bare X server: no window manager sets an active window
+    app.run_action("describe-window")
+    qtbot.waitUntil(lambda: app.last_spoken is not None, timeout=60_000)
+    said = app.last_spoken
+    assert said.startswith("There is no active window, so I am describing the whole screen."), said
