@@ -9,12 +9,14 @@ from pathlib import Path
 
 import numpy as np
 
+from engine.capture.large_image import allow_large_pictures, shrink_to_fit
 from engine.errors import InputError
 from engine.frames import Frame, make_frame
 
 log = logging.getLogger(__name__)
 
-# 64 megapixels: an 8K screenshot is 33 MP; larger images are refused before they are decoded.
+# 64 megapixels: an 8K screenshot is 33 MP; larger pictures are shrunk to this while they are decoded
+# (engine.capture.large_image), and implausible declared sizes are refused before any pixel is decoded.
 MAX_PIXELS = 64_000_000
 MIN_SIDE = 8
 
@@ -39,16 +41,14 @@ def decode_image(data: bytes, *, origin: str | None = None, name: str = "the pic
 
     if not data:
         raise InputError(f"{name} is empty (0 bytes).", "Choose another picture.")
+    allow_large_pictures()
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             image = Image.open(io.BytesIO(data))
             width, height = image.size
             if width * height > MAX_PIXELS:
-                raise InputError(
-                    f"{name} is too large ({width} x {height} pixels).",
-                    "Use a picture under 64 megapixels.",
-                )
+                image = shrink_to_fit(image, len(data), MAX_PIXELS, name)
             if min(width, height) < MIN_SIDE:
                 raise InputError(
                     f"{name} is too small to describe ({width} x {height} pixels).", "Use a larger picture."
