@@ -2,7 +2,7 @@
 
 Each face is a sentence ("Face 2 of 6: in the centre, near, 120 pixels wide, looks like Paul.") shown in a focused,
 read-only text field (a screen reader reads it) and spoken through the app's message path. Next and Previous move
-(N and P, with or without Alt, or the Down and Up arrows), This one chooses (T, Alt+T or Enter), Escape
+(N and P, Alt+N and Alt+P, or the Down and Up arrows), This one chooses (T, Alt+T or Enter), Escape
 cancels.
 """
 
@@ -75,10 +75,13 @@ class FaceChooser(QDialog):
         self.accept()
 
     def keyPressEvent(self, event: QKeyEvent) -> None:
-        """N or Down: next face; P or Up: previous; T: this one (with or without Alt; the read-only field passes
-        letters on). Left and Right stay the text field's."""
+        """N or Down: next face; P or Up: previous; T: this one (the read-only field passes letters on; Alt+N, Alt+P
+        and Alt+T are the buttons' own mnemonics, so they are left alone here: handling them twice would skip a
+        face). Left and Right stay the text field's."""
         key = event.key()
-        if key in (Qt.Key.Key_Down, Qt.Key.Key_N):
+        if event.modifiers() & ~Qt.KeyboardModifier.KeypadModifier:
+            super().keyPressEvent(event)
+        elif key in (Qt.Key.Key_Down, Qt.Key.Key_N):
             self.step(1)
         elif key in (Qt.Key.Key_Up, Qt.Key.Key_P):
             self.step(-1)

@@ -121,7 +121,7 @@ def test_a_face_of_a_group_photo_is_chosen_by_keyboard_alone(make_app, spy, qtbo
     from tests.engine.faces.scenes import load_rgb
 
     named = [p.name for p in load_face_stage().identify(load_rgb(faces_dir, "multiface"))]
-    assert named == [None, "Mia", None, None, None, None]
+    assert named == [None, "Mia", None, None, None, None], (named, chooser.chosen, spy.spoken[-6:])
 
     # After Rename the selection stays on the renamed person (the next Remove must not ask about Kate).
     dialog.list.setCurrentRow(1)
