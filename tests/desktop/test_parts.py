@@ -192,3 +192,15 @@ def test_the_tray_never_says_command_line_advice_variable_names_or_error_codes()
                     "Check your internet connection.", "Tesseract is not installed. Install it."]
     path.result("The sign says: use --force FILE_NAME.")  # a description is said as it is
     assert said[-1] == "The sign says: use --force FILE_NAME."
+
+
+def test_the_photo_picker_opens_in_the_users_pictures_folder(tmp_path, monkeypatch):
+    from desktop.dialogs.people_dialog import pictures_folder
+
+    home = tmp_path / "home"
+    (home / "Pictures").mkdir(parents=True)
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.delenv("XDG_CONFIG_HOME", raising=False)
+    assert pictures_folder() == str(home / "Pictures")
+    (home / "Pictures").rmdir()
+    assert pictures_folder() == str(home)  # no Pictures folder: home, never the program's own folder
