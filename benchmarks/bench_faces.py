@@ -11,9 +11,11 @@ runs detection and then embeds every face it found:
 - ``opencv``: ``cv2.FaceDetectorYN`` at the full frame size + ``cv2.FaceRecognizerSF`` (alignCrop, feature) per
   face, the reference;
 - ``opencv@640``: the same, the frame shrunk to 640 pixels on its longer side first;
-- ``spacevoice``: engine.faces (onnxruntime) at its default, 640 on the longer side, one batched SFace call;
+- ``spacevoice@640``: engine.faces (onnxruntime) at 640 on the longer side only (describe's old default), one
+  batched SFace call;
 - ``spacevoice@full``: engine.faces at the full frame size;
-- ``spacevoice@crowd``: full size and 640 merged, what ``main.py find`` uses so no face in a crowd is missed.
+- ``spacevoice``: full size and 640 merged (`DESCRIBE_SIDES`), what ``describe`` and ``find`` use so no small face
+  is missed.
 
 The table gives the median time, the faces found out of those placed, and the speed-up over ``opencv``.
 """
@@ -150,13 +152,15 @@ def main_bench(args: argparse.Namespace) -> None:
         # nearly independent of what else the machine is doing.
         cv2.setNumThreads(1)
         clock = time.thread_time
+    from engine.faces.detector import DESCRIBE_SIDES
+
     threads = 1 if args.cpu else 0
     paths: dict[str, object] = {
         "opencv": OpenCvPath(0),
         "opencv@640": OpenCvPath(640),
-        "spacevoice": SpaceVoicePath(640, threads=threads),
+        "spacevoice@640": SpaceVoicePath(640, threads=threads),
         "spacevoice@full": SpaceVoicePath(0, threads=threads),
-        "spacevoice@crowd": SpaceVoicePath(640, 0, threads=threads),
+        "spacevoice": SpaceVoicePath(*DESCRIBE_SIDES, threads=threads),
     }
     print("single-thread CPU ms" if args.cpu else "wall-clock ms, default threads")
     print(f"{'frame':<10} {'faces':<9} " + " ".join(f"{name:>22}" for name in paths))

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 
 
@@ -31,26 +33,26 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def capture_from_args(args: argparse.Namespace, settings: object) -> tuple[object, float]:
-    """Capture the frame the arguments ask for; return it and the capture time in ms."""
-    from engine import capture
+    """Capture the frame the arguments ask for (`engine.capture.source`); return it and the capture time in ms."""
+    from engine.capture.source import capture_source
 
     started = time.perf_counter()
     if getattr(args, "image", None) is not None:  # an empty path is refused there, not taken as "the screen"
-        frame = capture.load_image(args.image)
+        frame = capture_source("image", args.image)
     elif getattr(args, "window", False):
-        frame = capture.capture_window()
+        frame = capture_source("window")
     elif getattr(args, "webcam", None) is not None:
-        frame = capture.capture_webcam(args.webcam or settings.webcam_device)  # type: ignore[attr-defined]
+        frame = capture_source("webcam", args.webcam, settings)
     elif getattr(args, "monitor", None):
-        monitor = args.monitor if args.monitor == "mouse" else int(args.monitor)
-        frame = capture.capture_screen(monitor)
+        frame = capture_source("monitor", args.monitor)
     else:
-        frame = capture.capture_screen()
+        frame = capture_source("screen")
     return frame, (time.perf_counter() - started) * 1000
 
 
 def run(args: argparse.Namespace) -> int:
     """Describe one frame."""
+    from engine.capture.source import capture_notice
     from engine.describe import Stages, describe_frame
     from engine.pipeline import load_stages
     from engine.settings import Settings
@@ -60,10 +62,17 @@ def run(args: argparse.Namespace) -> int:
     # A black or blank frame is said as such at once: no model needs loading for that.
     stages = Stages() if frame.blank_reason() else load_stages(settings)  # type: ignore[attr-defined]
     description = describe_frame(frame, stages, capture_ms=capture_ms)  # type: ignore[arg-type]
+    notice = capture_notice(frame)  # type: ignore[arg-type]
+    if notice is not None:  # the window asked for was not there: say what was described instead
+        description = replace(description, spoken=f"{notice} {description.spoken}")
     if args.json:
         print(json.dumps(description.to_json(), ensure_ascii=False))
     else:
         print(description.spoken)
+        # What is missing (a scene model not downloaded) is said once, on its own line, unless it was the answer.
+        for warning in description.warnings:
+            if warning not in description.spoken:
+                print(f"spacevoice: {warning}", file=sys.stderr)
     speak_if_asked(args, settings, description.spoken)
     return 0
 

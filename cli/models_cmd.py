@@ -68,10 +68,14 @@ def _store() -> Any:
 
 def run_list(args: argparse.Namespace) -> int:
     """Print the catalogue with each model's state, then installed models that are not catalogued."""
+    from engine.faces.models import built_in_state
+
     store = _store()
     rows = []
     for entry in store.catalogue:
         state = store.state(entry.name)
+        # The face models ship with SpaceVoice: not downloading the full-precision ones is not "missing".
+        state = (built_in_state(entry.name) or state) if state == "missing" else state
         model = store.manifest(entry.name)
         size = model.size if model else entry.known_size()
         rows.append({"name": entry.name, "task": entry.task, "state": state, "size": size,
@@ -94,6 +98,7 @@ def run_list(args: argparse.Namespace) -> int:
     print(f"{'NAME':27} {'TASK':17} {'STATE':10} {'SIZE':>17}  SOURCE")
     for row in rows:
         size = _size(row["size"]) if row["state"] == "installed" else row.get("download_size", "?")
+        size = "included" if row["state"] == "built-in" else size
         print(f"{row['name']:27} {row['task']:17} {row['state']:10} {size:>17}  {row['source']}")
     partial = [r["name"] for r in rows if r["state"] == "partial"]
     if partial:

@@ -24,7 +24,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     add = actions.add_parser("add", help="enrol a person from one or more photos")
     add.add_argument("name")
     add.add_argument("images", nargs="+", metavar="IMAGE")
-    add.add_argument("--face", type=int, metavar="N", help="with several faces in a photo: the N-th from the left")
+    add.add_argument("--face", metavar="N|left|centre|right",
+                     help="with several faces in a photo: the N-th from the left, or the one on that side")
+    add.add_argument("--force", action="store_true",
+                     help="add the face even when it does not look like the person's other pictures")
     actions.add_parser("list", help="who is enrolled")
     remove = actions.add_parser("remove", help="forget a person (their face data is erased)")
     remove.add_argument("name")
@@ -36,6 +39,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     enrol.add_argument("--device", help="camera number, video file or stream (default from settings)")
     enrol.add_argument("--settle-frames", type=int, default=30, help="frames to wait after each instruction")
     enrol.add_argument("--no-speech", action="store_true", help="only print the guidance, do not speak it")
+    enrol.add_argument("--force", action="store_true",
+                       help="add the faces even when they do not look like the person's other pictures")
     parser.set_defaults(func=run_people)
 
     find = sub.add_parser("find", help="watch the webcam until a person appears and say where they are")
@@ -79,13 +84,9 @@ def run_people(args: argparse.Namespace) -> int:
 
 
 def _add(args: argparse.Namespace, settings: Any) -> int:
-    from pathlib import Path
-
-    import numpy as np
-
-    from engine.capture import load_image
     from engine.capture.image_file import open_picture_file
     from engine.faces import load_face_stage
+    from engine.faces.enrolment import commit, prepare_from_photos
     from engine.faces.gallery import FaceGallery, check_name
 
     name = check_name(args.name)
@@ -93,68 +94,32 @@ def _add(args: argparse.Namespace, settings: Any) -> int:
         open_picture_file(path).close()
     # Loaded first: a file from a newer version stops here, in one line, before any model loads.
     identifier = load_face_stage(settings, gallery=FaceGallery.load())
-    chosen = []
     # Every photo is checked before anything is saved: one refused photo leaves the file as it was.
-    for path in args.images:
-        frame = load_image(path)
-        faces = identifier.analyse(frame.image)
-        label = Path(path).name
-        chosen.append(_pick_face(faces, label, name, args.face))
-    for face in chosen:
-        other = face.match.name
-        if other is not None and other.casefold() != name.casefold():
-            print(f"Note: this face looks like {other}, who is already enrolled.", file=sys.stderr)
-    thumbnails = [face.crop for face in chosen] if settings.keep_thumbnails else []
-    person = identifier.gallery.add(name, np.stack([face.embedding for face in chosen]), thumbnails)
-    identifier.gallery.save()
-    count = len(person.embeddings)
-    print(f"{person.name} is enrolled with {count} face picture{'s' if count != 1 else ''}.")
+    pending = prepare_from_photos(identifier, name, args.images, wanted=args.face,
+                                  choose=(lambda photo: _ask_which(photo, name)) if sys.stdin.isatty() else None)
+    print(commit(identifier.gallery, pending, keep_thumbnails=bool(settings.keep_thumbnails), force=args.force))
     return 0
 
 
-def _pick_face(faces: list[Any], label: str, name: str, wanted: int | None) -> Any:
-    """The face to enrol from one photo: the only one, the ``--face`` one, or the one the user types."""
-    if not faces:
-        raise InputError(f"No face was found in {label}.", "Use a clear photo where the face looks at the camera.")
-    if wanted is not None:
-        if not 1 <= wanted <= len(faces):
-            raise InputError(
-                f"{label} has {len(faces)} face{'s' if len(faces) != 1 else ''}; there is no face {wanted}.",
-                "Faces are numbered from the left, starting at 1.",
-            )
-        return faces[wanted - 1]
-    if len(faces) == 1:
-        return faces[0]
-    choices = "; ".join(f"{i} {_where(face)}" for i, face in enumerate(faces, start=1))
-    if not sys.stdin.isatty():
-        raise InputError(
-            f"{label} shows {len(faces)} faces: {choices}.",
-            "Say which one with --face N (faces are numbered from the left).",
-        )
-    print(f"{label} shows {len(faces)} faces, numbered from the left:")
-    for number, face in enumerate(faces, start=1):
-        print(f"  {number}: {_where(face)}")
+def _ask_which(photo: Any, name: str) -> int:
+    """At a terminal: list the faces of a group photo left to right and read the number typed (0-based)."""
+    print(f"{photo.label} shows {len(photo.faces)} faces, numbered from the left:")
+    for choice in photo.choices():
+        number, _, text = choice.partition(" ")
+        print(f"  {number}: {text}")
     try:
         answer = input(f"Which face is {name}? Type its number: ").strip()
     except EOFError:
         answer = ""
-    if not answer.isdigit() or not 1 <= int(answer) <= len(faces):
+    if not answer.isdigit() or not 1 <= int(answer) <= len(photo.faces):
         raise InputError("That is not one of the face numbers.", "Run the command again and type a number shown.")
-    return faces[int(answer) - 1]
-
-
-def _where(face: Any) -> str:
-    from engine.faces.placement import where
-
-    return where(face.seen)
+    return int(answer) - 1
 
 
 def _enrol_webcam(args: argparse.Namespace, settings: Any) -> int:
-    import numpy as np
-
     from engine.capture.webcam import webcam_frames
     from engine.faces import load_face_stage
-    from engine.faces.finder import guided_enrolment
+    from engine.faces.enrolment import commit, prepare_from_webcam
     from engine.faces.gallery import FaceGallery, check_name
 
     name = check_name(args.name)
@@ -164,18 +129,10 @@ def _enrol_webcam(args: argparse.Namespace, settings: Any) -> int:
     device = args.device if args.device else settings.webcam_device
     frames = webcam_frames(device)
     try:
-        caught = guided_enrolment(identifier, frames, announce, settle_frames=max(0, args.settle_frames))
+        pending = prepare_from_webcam(identifier, name, frames, announce, settle_frames=max(0, args.settle_frames))
     finally:
         frames.close()  # type: ignore[attr-defined]  # a generator: closing releases the camera
-    if len(caught) < 2:
-        raise InputError(
-            f"I could not see {name}'s face clearly enough to enrol them.",
-            "Sit in front of the camera in good light, alone, and try again.",
-        )
-    thumbnails = [face.crop for face in caught] if settings.keep_thumbnails else []
-    person = identifier.gallery.add(name, np.stack([face.embedding for face in caught]), thumbnails)
-    identifier.gallery.save()
-    announce(f"Done. {person.name} is enrolled with {len(person.embeddings)} face pictures.")
+    announce(commit(identifier.gallery, pending, keep_thumbnails=bool(settings.keep_thumbnails), force=args.force))
     return 0
 
 

@@ -24,13 +24,15 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Carry out one settings action."""
+    from engine.setting_choices import allowed_values, checked_value
     from engine.settings import BY_NAME, SETTINGS, Settings
 
-    settings = Settings.load()
     action = args.settings_action or "list"
+    settings = Settings.load()
     if action == "list":
         for setting in SETTINGS:
-            choices = f" ({' | '.join(setting.choices)})" if setting.choices else ""
+            allowed = allowed_values(setting.name, settings)
+            choices = f" ({' | '.join(allowed)})" if allowed else ""
             print(f"{setting.name} = {settings.get(setting.name)!r}{choices}\n    {setting.help}")
         return 0
     if args.name not in BY_NAME:
@@ -38,11 +40,9 @@ def run(args: argparse.Namespace) -> int:
     if action == "get":
         print(settings.get(args.name))
         return 0
-    value = BY_NAME[args.name].default if action == "reset" else args.value
-    try:
-        settings.set(args.name, value)
-    except ValueError as error:
-        raise InputError(f"That value does not fit: {error}.") from error
+    # A value the program could not use is refused here, with the values it can, rather than at the next describe.
+    value = BY_NAME[args.name].default if action == "reset" else checked_value(args.name, args.value, settings)
+    settings.set(args.name, value)
     settings.save()
     print(f"{args.name} = {settings.get(args.name)!r}")
     return 0

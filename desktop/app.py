@@ -23,6 +23,7 @@ from desktop.instance import InstanceServer
 from desktop.messages import MessagePath
 from desktop.no_tray_window import NoTrayWindow
 from desktop.requests import RequestGate
+from desktop.settings_watch import SettingsWatch
 from desktop.tray import Tray, build_actions, update_hotkey_hints
 from desktop.worker import EngineWorker, default_speaker, default_stage_loader
 from engine.settings import Settings
@@ -50,7 +51,7 @@ class SpaceVoiceApp(QObject):
     request_warm_up = Signal()
     request_check = Signal()
     settings_changed = Signal(object)
-    request_enrol = Signal(int, str, object)
+    request_enrol = Signal(int, object)
     request_download = Signal(int, object)
     people_changed = Signal()
     hotkey_pressed = Signal(str)  # emitted on a backend's thread, delivered queued on the GUI thread
@@ -104,11 +105,13 @@ class SpaceVoiceApp(QObject):
         self.request_enrol.connect(self.worker.enrol, queued)
         self.people_changed.connect(self.worker.reload_people, queued)
         self.worker.enrolled.connect(self._on_enrolled, queued)
+        self.worker.question.connect(self._on_enrol_question, queued)
         self.request_download.connect(self.worker.download, queued)
         self.worker.download_progress.connect(self._on_download_progress, queued)
         self.worker.downloaded.connect(self._on_downloaded, queued)
         self.offer: DownloadOffer | None = None
         self._offer_checked = False
+        self.settings_watch: SettingsWatch | None = None
 
     def start(self) -> bool:
         """Claim the single-instance socket, show the tray or window, then load in the background.
@@ -122,6 +125,9 @@ class SpaceVoiceApp(QObject):
         if self.window is not None:
             self.window.show()
         self._start_hotkeys()
+        # Settings changed from the command line are used at once (the camera, the voice, the hotkeys).
+        self.settings_watch = SettingsWatch(lambda: self.settings, self._on_settings_file_changed, self.settings.path,
+                                            self)
         self.engine_thread.start()
         # Deferred to the next turn of the event loop, so the icon is drawn before any heavy import.
         QTimer.singleShot(0, self.request_warm_up.emit)
@@ -189,9 +195,17 @@ class SpaceVoiceApp(QObject):
             self._dialogs["people"] = dialog
         self._raise(dialog)
 
-    def _enrol(self, name: str, files: object) -> None:
+    def _enrol(self, request: object) -> None:
         self.current_request = self.gate.open()
-        self.request_enrol.emit(self.current_request, name, files)
+        self.request_enrol.emit(self.current_request, request)
+
+    @Slot(int, object)
+    def _on_enrol_question(self, request_id: int, question: object) -> None:
+        if request_id == self.current_request:
+            self.current_request = 0
+        dialog = self._dialogs.get("people")
+        if dialog is not None:
+            dialog.ask(*question)  # type: ignore[attr-defined,misc]
 
     @Slot(int, str)
     def _on_enrolled(self, request_id: int, message: str) -> None:
@@ -228,7 +242,7 @@ class SpaceVoiceApp(QObject):
             self.window.hide()  # hide, not close: closing the window means Quit
 
     @Slot(object)
-    def apply_settings(self, settings: Settings) -> None:
+    def apply_settings(self, settings: Settings, said: str = "Settings saved.") -> None:
         """Use saved settings at once: hotkeys re-registered, voice re-chosen, models reloaded on next use."""
         from desktop.autostart import set_start_at_login
 
@@ -240,7 +254,10 @@ class SpaceVoiceApp(QObject):
         dialog = self._dialogs.get("settings")
         if dialog is not None:
             dialog.set_hotkeys_summary(self.hotkeys.describe())  # type: ignore[attr-defined]
-        self.messages.state("Settings saved.")
+        self.messages.state(said)
+
+    def _on_settings_file_changed(self, settings: Settings) -> None:
+        self.apply_settings(settings, said="Settings changed.")
 
     def _start_hotkeys(self) -> None:
         if self._use_hotkeys:

@@ -1,61 +1,24 @@
-"""Enrolling people for the People dialog, with the same engine calls as ``main.py people`` (no Qt here).
-
-These run on the engine worker thread: they use the face models, which the worker owns.
+"""The People dialog's enrolment requests, run on the engine worker: the steps themselves live in
+`engine.faces.enrolment` (the same ones ``main.py people`` runs); this adds only the webcam's Stop check.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
-from pathlib import Path
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
-from engine.errors import InputError
+from engine.faces.enrolment import PendingEnrolment, commit, prepare_from_photos, prepare_from_webcam
 
 
-def enrol_from_files(identifier: Any, name: str, files: Sequence[str | Path], *, keep_thumbnails: bool) -> str:
-    """Enrol ``name`` from photos, each with exactly one face; every photo is checked before anything is saved.
-
-    Returns the sentence to say; raises `InputError` naming the photo that cannot be used.
-    """
-    import numpy as np
-
-    from engine.capture import load_image
-    from engine.faces.gallery import check_name
-
-    name = check_name(name)
-    if not files:
-        raise InputError("No photo was chosen.", "Choose one or more photos that show the person's face.")
-    chosen = []
-    for path in files:
-        frame = load_image(str(path))
-        label = Path(path).name
-        faces = identifier.analyse(frame.image)
-        if not faces:
-            raise InputError(f"No face was found in {label}.", "Use a clear photo where the face looks at the camera.")
-        if len(faces) > 1:
-            raise InputError(f"{label} shows {len(faces)} faces.",
-                             "Use a photo of this person alone, or crop it, or use 'main.py people add --face N'.")
-        chosen.append(faces[0])
-    thumbnails = [face.crop for face in chosen] if keep_thumbnails else []
-    person = identifier.gallery.add(name, np.stack([face.embedding for face in chosen]), thumbnails)
-    identifier.gallery.save()
-    note = _looks_like(chosen, person.name)
-    return f"{person.name} is enrolled with {_pictures(len(person.embeddings))}.{note}"
-
-
-def enrol_from_webcam(identifier: Any, name: str, device: str, announce: Callable[[str], None],
-                      keep_thumbnails: bool, should_stop: Callable[[], None]) -> str:
+def prepare_webcam(identifier: Any, name: str, device: str, announce: Callable[[str], None],
+                   should_stop: Callable[[], None]) -> PendingEnrolment:
     """Guide the person in front of the camera through the enrolment steps, speaking each instruction.
 
     ``should_stop`` raises to abandon the enrolment (Stop); nothing is saved then.
     """
-    import numpy as np
-
     from engine.capture.webcam import webcam_frames
-    from engine.faces.finder import guided_enrolment
-    from engine.faces.gallery import check_name
 
-    name = check_name(name)
     frames = webcam_frames(device)
 
     def checked() -> Iterator[Any]:
@@ -64,25 +27,32 @@ def enrol_from_webcam(identifier: Any, name: str, device: str, announce: Callabl
             yield frame
 
     try:
-        caught = guided_enrolment(identifier, checked(), announce)
+        return prepare_from_webcam(identifier, name, checked(), announce)
     finally:
         frames.close()  # type: ignore[attr-defined]  # a generator: closing releases the camera
-    if len(caught) < 2:
-        raise InputError(f"I could not see {name}'s face clearly enough to enrol them.",
-                         "Sit in front of the camera in good light, alone, and try again.")
-    thumbnails = [face.crop for face in caught] if keep_thumbnails else []
-    person = identifier.gallery.add(name, np.stack([face.embedding for face in caught]), thumbnails)
-    identifier.gallery.save()
-    return f"Done. {person.name} is enrolled with {_pictures(len(person.embeddings))}."
 
 
-def _pictures(count: int) -> str:
-    return f"{count} face picture{'s' if count != 1 else ''}"
+@dataclass(frozen=True)
+class EnrolRequest:
+    """What the People dialog asks the worker: enrol ``name`` from ``files`` (None: the webcam), with the faces
+    chosen so far in group photos (photo index -> face index, 0-based); or save ``pending`` as it is (the person
+    answered Yes to its doubts)."""
+
+    name: str
+    files: tuple[str, ...] | None = None
+    choices: Mapping[int, int] = field(default_factory=dict)
+    pending: PendingEnrolment | None = None
 
 
-def _looks_like(faces: Sequence[Any], name: str) -> str:
-    for face in faces:
-        other = getattr(getattr(face, "match", None), "name", None)
-        if other is not None and other.casefold() != name.casefold():
-            return f" Note: this face looks like {other}, who is already enrolled."
-    return ""
+def run_request(request: EnrolRequest, identifier: Any, *, device: str, announce: Callable[[str], None],
+                keep_thumbnails: bool, should_stop: Callable[[], None]) -> str:
+    """Carry out one request; raises `FaceChoiceNeeded` or `DoubtfulFace` when the person must answer first."""
+    if request.pending is not None:
+        return commit(identifier.gallery, request.pending, keep_thumbnails=keep_thumbnails, force=True)
+    if request.files is None:
+        pending = prepare_webcam(identifier, request.name, device, announce, should_stop)
+    else:
+        # Photo i's choice is face number choices[i] + 1 for `prepare_from_photos`.
+        wanted = {index: face + 1 for index, face in request.choices.items()}
+        pending = prepare_from_photos(identifier, request.name, request.files, wanted=wanted)
+    return commit(identifier.gallery, pending, keep_thumbnails=keep_thumbnails)

@@ -3,7 +3,9 @@
 States ("Loading the scene model...", "Ready") are spoken and shown in the status line and tray tooltip. Errors
 are spoken every time they happen (a blind user pressed a key and needs an answer), but shown as a pop-up
 notification only the first time, so a repeating failure does not pile up notifications. Logs get the message
-text only: messages never carry pictures, names or faces.
+text only: messages never carry pictures, names or faces. Every message but a result passes through
+`desktop.plain_words.for_tray`: the engine's advice for the command line (``--out FILE.wav``, environment
+variables, error codes) is not said to a tray user.
 """
 
 from __future__ import annotations
@@ -12,6 +14,8 @@ import logging
 from collections.abc import Callable
 
 from PySide6.QtCore import QObject, Signal
+
+from desktop.plain_words import for_tray
 
 log = logging.getLogger("spacevoice.messages")
 
@@ -41,6 +45,7 @@ class MessagePath(QObject):
 
     def state(self, text: str, *, speak: bool = True) -> None:
         """A state change: shown in the status line, spoken unless ``speak`` is false, logged at INFO."""
+        text = for_tray(text)
         log.info("%s", text)
         self._record("state", text)
         self.status = text
@@ -50,6 +55,7 @@ class MessagePath(QObject):
 
     def error(self, text: str) -> None:
         """A failure in plain words with the next step: spoken, shown once, logged at WARNING."""
+        text = for_tray(text)
         log.warning("%s", text)
         self._record("error", text)
         self.status = text
@@ -61,6 +67,7 @@ class MessagePath(QObject):
 
     def notice(self, text: str) -> None:
         """A problem that cannot be spoken (no sound device): shown once and logged, never spoken."""
+        text = for_tray(text)
         log.warning("%s", text)
         self._record("notice", text)
         if text not in self._shown_errors and self._notify is not None:
@@ -75,6 +82,7 @@ class MessagePath(QObject):
 
     def info(self, text: str, *, title: str = "SpaceVoice", popup: bool = True) -> None:
         """A longer notice (a setup report): spoken, and shown as a pop-up unless the caller shows it itself."""
+        text = for_tray(text)
         log.info("%s", text)
         self._record("info", text)
         self._speak(text, interrupt=True)

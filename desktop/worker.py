@@ -52,6 +52,7 @@ class EngineWorker(QObject):
     report = Signal(str)  # the check-setup report
     step = Signal(int, str)  # request id, the step starting ("capture", "recognise"): lets tests and UIs follow
     enrolled = Signal(int, str)  # request id, the sentence saying who was enrolled
+    question = Signal(int, object)  # request id, (EnrolRequest, FaceChoiceNeeded | DoubtfulFace): ask the person
     download_progress = Signal(str, int, int)  # file label, bytes done, bytes in all (0: unknown)
     downloaded = Signal(int, str)  # request id, the sentence saying what was downloaded
 
@@ -124,21 +125,20 @@ class EngineWorker(QObject):
 
         self.report.emit(setup_report(self.settings, self._ensure_stages_quietly()))
 
-    @Slot(int, str, object)
-    def enrol(self, request_id: int, name: str, files: Any) -> None:
-        """Enrol ``name`` from photo ``files``, or from the webcam with spoken guidance when ``files`` is None."""
-        from desktop.enrolment import enrol_from_files, enrol_from_webcam
+    @Slot(int, object)
+    def enrol(self, request_id: int, request: Any) -> None:
+        """Carry out an `desktop.enrolment.EnrolRequest`; a group photo or a doubtful face becomes a `question`."""
+        from desktop.enrolment import run_request
+        from engine.faces.enrolment import DoubtfulFace, FaceChoiceNeeded
 
         try:
-            identifier = self._face_identifier()
-            if files is None:
-                message = enrol_from_webcam(identifier, name, self.settings.webcam_device, self.status.emit,
-                                            bool(self.settings.keep_thumbnails),
-                                            lambda: self.gate.check(request_id))
-            else:
-                message = enrol_from_files(identifier, name, list(files),
-                                           keep_thumbnails=bool(self.settings.keep_thumbnails))
+            message = run_request(request, self._face_identifier(), device=self.settings.webcam_device,
+                                  announce=self.status.emit, keep_thumbnails=bool(self.settings.keep_thumbnails),
+                                  should_stop=lambda: self.gate.check(request_id))
         except Cancelled:
+            return
+        except (FaceChoiceNeeded, DoubtfulFace) as question:
+            self.question.emit(request_id, (request, question))
             return
         except SpaceVoiceError as error:
             self.failed.emit(request_id, str(error))
@@ -216,15 +216,11 @@ class EngineWorker(QObject):
         return Stages(fence(stages.captioner), fence(stages.faces), fence(stages.text), dict(stages.missing))
 
     def _capture(self, request_id: int, action_id: str) -> Any:
-        from engine import capture
+        from engine.capture.source import capture_source
 
         self.step.emit(request_id, "capture")
-        if action_id == "describe-window":
-            frame = capture.capture_window()
-        elif action_id == "describe-webcam":
-            frame = capture.capture_webcam(self.settings.webcam_device)
-        else:
-            frame = capture.capture_screen()
+        kinds = {"describe-window": "window", "describe-webcam": "webcam"}
+        frame = capture_source(kinds.get(action_id, "screen"), None, self.settings)
         self.gate.check(request_id)
         return frame
 
@@ -241,7 +237,10 @@ class EngineWorker(QObject):
         self.step.emit(request_id, "recognise")
         description = describe_frame(frame, self._fenced(stages, request_id), capture_ms=capture_ms)
         log.debug("timings %s", description.timings_ms)
-        return str(description.spoken)
+        from engine.capture.source import capture_notice
+
+        notice = capture_notice(frame)  # the window asked for was not there: say what was described instead
+        return f"{notice} {description.spoken}" if notice else str(description.spoken)
 
     def _read_text(self, request_id: int) -> str:
         text_stage = self._load_text_stage()

@@ -31,6 +31,7 @@ _PREFERENCE = {
     "cpu": [],
 }
 _AUTO_ORDER = ["CUDAExecutionProvider", "DmlExecutionProvider"]
+DEVICES = ("auto", *_PREFERENCE)  # the values the ``device`` setting may take
 
 
 @dataclass(frozen=True)

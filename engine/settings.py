@@ -71,6 +71,22 @@ SETTINGS: tuple[Setting, ...] = (
 
 BY_NAME: dict[str, Setting] = {s.name: s for s in SETTINGS}
 
+# Settings renamed or removed since a file may have been written (qutebrowser's `Migrations`): old name -> new
+# name, or None when the setting is gone. A file from an older SpaceVoice keeps the user's value under the new
+# name (and is rewritten so at the next save), and a removed setting is dropped without a warning at every start.
+MIGRATIONS: dict[str, str | None] = {}
+
+
+def migrate(values: Mapping[str, Any]) -> dict[str, Any]:
+    """``values`` with renamed settings under their new names and removed ones dropped (a value already stored
+    under the new name wins)."""
+    migrated = {name: value for name, value in values.items() if name not in MIGRATIONS}
+    for old, new in MIGRATIONS.items():
+        if old in values and new is not None:
+            migrated.setdefault(new, values[old])
+            log.info("setting %s is now called %s", old, new)
+    return migrated
+
 
 def settings_file() -> Path:
     """The user's settings file."""
@@ -109,7 +125,7 @@ class Settings:
         self.path = path
         self.unwritable: str | None = None  # why the file must not be saved over (it could not be read)
         self._values: dict[str, Any] = {s.name: s.default for s in SETTINGS}
-        for name, value in (values or {}).items():
+        for name, value in migrate(values or {}).items():
             self.set(name, value, strict=False)
 
     @classmethod

@@ -8,8 +8,10 @@ dialog asks through ``enrol`` and is told back through `refresh`).
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import replace
+from typing import Any
 
-from PySide6.QtCore import Signal
+from PySide6.QtCore import QStandardPaths, Signal
 from PySide6.QtWidgets import (
     QDialog,
     QFileDialog,
@@ -23,6 +25,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from desktop.dialogs.face_chooser import FaceChooser
+from desktop.enrolment import EnrolRequest
 from desktop.messages import MessagePath
 from engine.errors import SpaceVoiceError
 
@@ -34,12 +38,14 @@ class PeopleDialog(QDialog):
 
     Args:
         messages: where results and errors are said.
-        enrol: asks the worker to enrol (name, photo paths), or from the webcam when the paths are ``None``.
+        enrol: asks the worker to carry out an `desktop.enrolment.EnrolRequest` (photos, or the webcam when its
+            files are ``None``); the worker answers through `refresh`, or `ask` when the person must choose a face
+            of a group photo or confirm a face that does not look like the person's other pictures.
     """
 
     changed = Signal()
 
-    def __init__(self, messages: MessagePath, enrol: Callable[[str, Sequence[str] | None], None],
+    def __init__(self, messages: MessagePath, enrol: Callable[[EnrolRequest], None],
                  parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setObjectName("peopleDialog")
@@ -47,6 +53,7 @@ class PeopleDialog(QDialog):
         self.setAccessibleName("People SpaceVoice recognises")
         self._messages = messages
         self._enrol = enrol
+        self.question: QDialog | None = None  # the face chooser or the "add it anyway?" box while open
         layout = QVBoxLayout(self)
         label = QLabel("&Enrolled people:")
         self.list = QListWidget()
@@ -84,10 +91,11 @@ class PeopleDialog(QDialog):
         """The names in the list, in order."""
         return [self.list.item(i).text().split(" (", 1)[0] for i in range(self.list.count())]
 
-    def refresh(self) -> None:
-        """Reload the list from the people file."""
+    def refresh(self, select: str | None = None) -> None:
+        """Reload the list from the people file, keeping the selection on ``select`` (default: the selected one)."""
         from engine.faces.gallery import FaceGallery
 
+        select = select if select is not None else self._selected()
         self.list.clear()
         try:
             gallery = FaceGallery.load()
@@ -100,7 +108,9 @@ class PeopleDialog(QDialog):
             count = len(person.embeddings)
             self.list.addItem(f"{person.name} ({count} face picture{'s' if count != 1 else ''})")
         if self.list.count():
-            self.list.setCurrentRow(0)
+            names = [name.casefold() for name in self.names()]
+            wanted = select.casefold() if select is not None else None
+            self.list.setCurrentRow(names.index(wanted) if wanted in names else 0)
         has_people = bool(gallery.people)
         self.buttons["rename"].setEnabled(has_people)
         self.buttons["remove"].setEnabled(has_people)
@@ -108,11 +118,53 @@ class PeopleDialog(QDialog):
     def add_from_files(self, name: str, files: Sequence[str]) -> None:
         """Enrol ``name`` from ``files`` on the worker; the list refreshes when it is done."""
         self._messages.state(f"Enrolling {name}...", speak=False)
-        self._enrol(name, list(files))
+        self._enrol(EnrolRequest(name, tuple(files)))
 
     def add_from_webcam(self, name: str) -> None:
         """Enrol ``name`` from the webcam on the worker, with spoken guidance."""
-        self._enrol(name, None)
+        self._enrol(EnrolRequest(name))
+
+    def ask(self, request: EnrolRequest, question: Any) -> None:
+        """The worker needs an answer: which face of a group photo, or whether to add a doubtful face anyway."""
+        from engine.faces.enrolment import FaceChoiceNeeded
+
+        if isinstance(question, FaceChoiceNeeded):
+            photo = question.photo
+            sentences = [photo.choice_sentence(i) for i in range(len(photo.faces))]
+            # Said as results (logged only at DEBUG): the sentences carry names of enrolled people.
+            intro = (f"{photo.label} shows {len(photo.faces)} faces. Choose {request.name}'s face: "
+                     "Next, Previous, This one.")
+            chooser = FaceChooser(f"Which face is {request.name}?", sentences, self._messages.result, self,
+                                  intro=intro)
+
+            def chosen(_result: int) -> None:
+                self.question = None
+                if chooser.chosen is not None:
+                    choices = {**request.choices, photo.index: chooser.chosen}
+                    self._enrol(replace(request, choices=choices))
+                else:
+                    self._messages.state("Nothing was added.")
+
+            chooser.finished.connect(chosen)
+            self.question = chooser
+            chooser.open()
+            return
+        box = QMessageBox(QMessageBox.Icon.Question, "Add this face?", f"{question.message} Add it anyway?",
+                          QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No, self)
+        box.setObjectName("doubtfulFace")
+        box.setDefaultButton(QMessageBox.StandardButton.No)  # a wrong face makes SpaceVoice name the wrong person
+        self._messages.state(f"{question.message} Add it anyway?", speak=True)
+
+        def answered(_result: int) -> None:
+            self.question = None
+            if box.clickedButton() is box.button(QMessageBox.StandardButton.Yes):
+                self._enrol(replace(request, pending=question.pending))
+            else:
+                self._messages.state("Nothing was added.")
+
+        box.finished.connect(answered)
+        self.question = box
+        box.open()
 
     def rename(self, old: str, new: str) -> None:
         """Rename a person (the same calls as ``main.py people rename``)."""
@@ -126,7 +178,7 @@ class PeopleDialog(QDialog):
             self._messages.error(str(error))
             return
         self._messages.state(f"Renamed {old} to {person.name}.")
-        self._after_change()
+        self._after_change(person.name)
 
     def remove(self, name: str) -> None:
         """Forget a person; their face data is erased (the same calls as ``main.py people remove``)."""
@@ -142,8 +194,8 @@ class PeopleDialog(QDialog):
         self._messages.state(f"Removed {person.name}; their face data is erased.")
         self._after_change()
 
-    def _after_change(self) -> None:
-        self.refresh()
+    def _after_change(self, select: str | None = None) -> None:
+        self.refresh(select)
         self.changed.emit()
 
     def _selected(self) -> str | None:
@@ -155,7 +207,7 @@ class PeopleDialog(QDialog):
         return name.strip() if ok and name.strip() else None
 
     def _ask_photos(self) -> None:
-        files, _filter = QFileDialog.getOpenFileNames(self, "Photos of one person", "", IMAGE_FILTER)
+        files, _filter = QFileDialog.getOpenFileNames(self, "Photos of one person", pictures_folder(), IMAGE_FILTER)
         if files:
             name = self._ask_name("Who is in these photos?")
             if name:
@@ -180,3 +232,14 @@ class PeopleDialog(QDialog):
         answer = QMessageBox.question(self, "Remove person", f"Forget {name}? Their face data will be erased.")
         if answer == QMessageBox.StandardButton.Yes:
             self.remove(name)
+
+
+def pictures_folder() -> str:
+    """Where the photo picker opens: the user's Pictures folder (else home), never the program's own folder."""
+    from pathlib import Path
+
+    for place in (QStandardPaths.StandardLocation.PicturesLocation, QStandardPaths.StandardLocation.HomeLocation):
+        folder = QStandardPaths.writableLocation(place)
+        if folder and Path(folder).is_dir():
+            return folder
+    return str(Path.home())

@@ -13,12 +13,14 @@ from typing import BinaryIO
 import numpy as np
 
 from engine.capture.image_file import MAX_PICTURE_PIXELS, open_picture_file
+from engine.capture.large_image import allow_large_pictures, shrink_to_fit
 from engine.errors import InputError
 from engine.frames import Frame, make_frame
 
 log = logging.getLogger(__name__)
 
-# 64 megapixels: an 8K screenshot is 33 MP; larger images are refused before they are decoded.
+# 64 megapixels: an 8K screenshot is 33 MP; larger pictures are shrunk to this while they are decoded
+# (engine.capture.large_image), and implausible declared sizes are refused before any pixel is decoded.
 MAX_PIXELS = MAX_PICTURE_PIXELS
 MIN_SIDE = 8
 
@@ -44,6 +46,7 @@ def decode_image(data: bytes, *, origin: str | None = None, name: str = "the pic
 def _decode(stream: BinaryIO, *, origin: str | None, name: str) -> Frame:
     from PIL import Image, ImageOps, UnidentifiedImageError
 
+    allow_large_pictures()
     try:
         with warnings.catch_warnings(record=True) as caught:
             # Pillow's warnings (odd metadata, a truncated chunk) are detail for the log, never for the user's
@@ -53,10 +56,7 @@ def _decode(stream: BinaryIO, *, origin: str | None, name: str) -> Frame:
             image = Image.open(stream)
             width, height = image.size
             if width * height > MAX_PIXELS:
-                raise InputError(
-                    f"{name} is too large ({width} x {height} pixels).",
-                    "Use a picture under 64 megapixels.",
-                )
+                image = shrink_to_fit(image, _stream_size(stream), MAX_PIXELS, name)
             if min(width, height) < MIN_SIDE:
                 raise InputError(
                     f"{name} is too small to describe ({width} x {height} pixels).", "Use a larger picture."
@@ -78,6 +78,15 @@ def _decode(stream: BinaryIO, *, origin: str | None, name: str) -> Frame:
         for warning in caught:
             log.debug("while decoding a picture: %s: %s", warning.category.__name__, warning.message)
     return make_frame(array, "image", origin=origin)
+
+
+def _stream_size(stream: BinaryIO) -> int:
+    """Bytes in ``stream`` (an open file or a BytesIO), without moving its read position."""
+    position = stream.tell()
+    stream.seek(0, io.SEEK_END)
+    size = stream.tell()
+    stream.seek(position)
+    return size
 
 
 def _to_array(image: object) -> np.ndarray:

@@ -116,7 +116,7 @@ def capture_window() -> Frame:
     if found is None:
         log.info("no active window found; capturing the whole screen")
         frame = capture_screen()
-        return make_frame(frame.image, "window", origin="all monitors")
+        return make_frame(frame.image, "window", origin="all monitors")  # said: engine.capture.source
     region, title = found
     image = _grab({"left": region.left, "top": region.top, "width": region.width, "height": region.height}, None)
     return make_frame(image, "window", window_title=title, origin="active window")

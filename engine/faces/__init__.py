@@ -23,12 +23,13 @@ def load_face_stage(
 
     Raises `engine.errors.ModelError` when the built-in models fail their SHA-256 check. A damaged people file
     does not stop it: the stage runs with the recovered (or an empty) gallery and ``gallery.problem`` says why.
-    ``sides``: the detection sizes (see `engine.faces.detector.FaceDetector`); default 640 on the longer side.
+    ``sides``: the detection sizes (see `engine.faces.detector.FaceDetector`); default `DESCRIBE_SIDES` (640 on the
+    longer side and full size, so small faces are found too).
     ``gallery``: an already loaded gallery (commands load it first, so a file they must not change stops them
     before any model loads).
     """
     from engine.errors import DataError
-    from engine.faces.detector import DETECT_SIDE, FaceDetector
+    from engine.faces.detector import DESCRIBE_SIDES, FaceDetector
     from engine.faces.embedder import FaceEmbedder
     from engine.faces.gallery import FaceGallery
     from engine.faces.models import load_detector_file, load_embedder_file
@@ -50,7 +51,7 @@ def load_face_stage(
     # of the largest frame ever seen (measured: +136 MB resident with it, +60 MB without, same speed).
     detector = FaceDetector(
         create_session(detector_file, device=device, name="yunet face detector", arena=False),
-        sides=(DETECT_SIDE,) if sides is None else sides,
+        sides=DESCRIBE_SIDES if sides is None else sides,
     )
     del detector_file
 

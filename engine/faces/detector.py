@@ -4,11 +4,11 @@ YuNet predicts, on grids of stride 8, 16 and 32, a class score, an objectness sc
 cells, log width/height) and five landmarks (eyes, nose tip, mouth corners) per cell. This is the decode OpenCV's
 ``cv2.FaceDetectorYN`` runs, in numpy, so the tests can hold the two side by side.
 
-By default a frame is shrunk so its longer side is 640 pixels before detection (YuNet's training size). A face
-must then be about 30 pixels wide to be found, about 90 pixels in a 1080p frame; the benchmark measures what
-that costs in faces found (``benchmarks/bench_faces.py``). YuNet also misses faces much larger than those it
-was trained on (a portrait photo at full size), so shrinking helps there too. Several sizes can be run and merged
-(``sides=(640, 0)``): `find` does that to catch small faces in a crowd as well as a face close to the camera.
+A frame shrunk so its longer side is 640 pixels (YuNet's training size) keeps only faces about 90 pixels wide
+in a 1080p frame, so `describe` also searches at full size up to 1920 (`DESCRIBE_SIDES`), where faces down to ~35
+pixels are found; the benchmark measures both (``benchmarks/bench_faces.py``). YuNet also misses faces much
+larger than those it was trained on (a portrait photo at full size), which the 640 pass finds: the sizes given
+are run and merged: `describe` uses (640, 1920), `find` (640, full size).
 """
 
 from __future__ import annotations
@@ -29,6 +29,12 @@ NMS_THRESHOLD = 0.3
 DETECT_SIDE = 640
 # Full size finds faces down to about 30 pixels wide; the 640 pass adds faces too large for YuNet at full size.
 CROWD_SIDES = (DETECT_SIDE, 0)
+# What `describe` uses: a group photo on screen or a person across the room must not vanish, and at 640 a 1080p
+# frame loses every face under ~90 px. 1280 was tried and kept only 1 of 3 soft 48-61 px faces (full size: 3 of 3
+# down to 37 px), so describe searches at full size too: ~+65 ms of one core on a 1080p frame (bench_faces.py).
+# Full size up to 1920 on the longer side: a 4K screen or a 64 MP photo is searched at 1920 (at full size YuNet
+# would take seconds and ~800 MB for the photo), which still finds faces of ~40 px in a 1080p-sized view of it.
+DESCRIBE_SIDES = (DETECT_SIDE, 1920)
 
 
 @dataclass(frozen=True)

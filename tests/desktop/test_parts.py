@@ -173,3 +173,34 @@ def test_thousands_of_signal_emits_leave_true_alone():
         source.changed.emit(str(number))
     assert len(received) == 5000
     assert sys.getrefcount(True) >= before - 50
+
+
+def test_the_tray_never_says_command_line_advice_variable_names_or_error_codes():
+    from desktop.messages import MessagePath
+    from engine.speech.player import NO_DEVICE_HINT
+
+    said: list[str] = []
+    shown: list[str] = []
+    path = MessagePath(lambda text, interrupt: said.append(text), lambda title, text, is_error: shown.append(text))
+    path.notice(f"No sound output device was found. {NO_DEVICE_HINT}")
+    path.error("No network: could not reach huggingface.co to download vit-gpt2-image-captioning ([Errno -2] Name "
+               "or service not known). Check your internet connection, or set SPACEVOICE_MODEL_MIRROR to a "
+               "reachable mirror.")
+    path.error("Tesseract is not installed. Install it, or set TESSERACT_CMD to the full path of tesseract.exe.")
+    assert shown[0] == "No sound output device was found. Connect speakers or headphones."
+    assert said == ["No network: could not reach huggingface.co to download vit-gpt2-image-captioning. "
+                    "Check your internet connection.", "Tesseract is not installed. Install it."]
+    path.result("The sign says: use --force FILE_NAME.")  # a description is said as it is
+    assert said[-1] == "The sign says: use --force FILE_NAME."
+
+
+def test_the_photo_picker_opens_in_the_users_pictures_folder(tmp_path, monkeypatch):
+    from desktop.dialogs.people_dialog import pictures_folder
+
+    home = tmp_path / "home"
+    (home / "Pictures").mkdir(parents=True)
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.delenv("XDG_CONFIG_HOME", raising=False)
+    assert pictures_folder() == str(home / "Pictures")
+    (home / "Pictures").rmdir()
+    assert pictures_folder() == str(home)  # no Pictures folder: home, never the program's own folder

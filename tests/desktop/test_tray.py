@@ -104,3 +104,32 @@ def test_describe_webcam_reads_what_the_camera_sees(make_app, spy, qtbot, tmp_pa
     app = make_app()
     app.run_action("describe-webcam")
     qtbot.waitUntil(lambda: heard(spy, "EXIT 12"), timeout=60_000)
+
+
+def test_the_running_tray_uses_settings_changed_from_the_command_line(make_app, spy, qtbot, tmp_path, main_cli):
+    import cv2
+    import numpy as np
+
+    frame = np.full((360, 640, 3), 255, np.uint8)
+    cv2.putText(frame, "PLATFORM 9", (20, 220), cv2.FONT_HERSHEY_SIMPLEX, 3, (0, 0, 0), 10, cv2.LINE_AA)
+    video = write_video(tmp_path / "camera.avi", [frame] * 20)
+    app = make_app()
+    assert app.settings.webcam_device == "0"
+    # Another program (the command line, in its own process) changes the camera while the tray runs.
+    result = main_cli("settings", "set", "webcam_device", str(video))
+    assert result.returncode == 0, result.stderr
+    qtbot.waitUntil(lambda: heard(spy, "Settings changed."), timeout=10_000)
+    assert app.settings.webcam_device == str(video)
+    app.run_action("describe-webcam")
+    qtbot.waitUntil(lambda: heard(spy, "PLATFORM 9"), timeout=60_000)
+    # And again: the watch survives the file being replaced by the save.
+    assert main_cli("settings", "set", "rate", "240").returncode == 0
+    qtbot.waitUntil(lambda: app.settings.rate == 240, timeout=10_000)
+
+
+def test_describe_window_without_an_active_window_says_so_in_the_tray(make_app, spy, qtbot):
+    app = make_app()  # a bare X server: no window manager sets an active window
+    app.run_action("describe-window")
+    qtbot.waitUntil(lambda: app.last_spoken is not None, timeout=60_000)
+    said = app.last_spoken
+    assert said.startswith("There is no active window, so I am describing the whole screen."), said

@@ -87,3 +87,33 @@ def test_cli_reports_bad_image_in_one_line_without_traceback(main_cli, tmp_path)
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and "Traceback" not in result.stderr
     assert "bad.jpg" in lines[0]
+
+
+def test_a_photo_over_64_megapixels_is_shrunk_and_described(main_cli, faces_dir, tmp_path):
+    import json
+
+    # 12000 x 6000 = 72 MP, a phone's 100 MP mode or a panorama: left half red, right half blue, a face on the left.
+    big = Image.new("RGB", (12000, 6000), (200, 30, 30))
+    big.paste((30, 30, 200), (6000, 0, 12000, 6000))
+    face = Image.open(faces_dir / "paul_rudd.jpg").convert("RGB")
+    face = face.resize((2400, round(face.height * 2400 / face.width)))
+    big.paste(face, (1500, 500))
+    path = tmp_path / "panorama.jpg"
+    big.save(path, quality=90)
+    del big
+    frame = load_image(path)
+    assert frame.width * frame.height <= 64_000_000 and frame.width > 10_000
+    assert abs(frame.width / frame.height - 2.0) < 0.01
+    assert frame.image[100, 100].tolist()[0] > 150 and frame.image[100, -100].tolist()[2] > 150
+    described = main_cli("describe", "--image", str(path), "--json", "--no-speech")
+    assert described.returncode == 0, described.stderr
+    people = json.loads(described.stdout)["people"]
+    assert [p["position"] for p in people] == ["left"]
+
+
+def test_a_declared_size_the_file_cannot_hold_is_refused_before_decoding():
+    # 12000 x 10000 (120 MP, under the hard limit) in a few kilobytes: not a photo, a bomb.
+    bomb = _png(Image.new("1", (12000, 10000)))
+    assert len(bomb) < 100_000
+    with pytest.raises(InputError, match="too large to open safely"):
+        decode_image(bomb)

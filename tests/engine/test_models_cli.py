@@ -143,3 +143,13 @@ def test_export_snac_installs_a_decoder_the_voice_finds(spacevoice_home: Path) -
     assert decoder.is_file() and (folder / (decoder.name + ".data")).is_file()  # the external weights shipped
     with pytest.raises(ModelError, match="voice decoder snac-24khz is not installed"):
         ModelStore.from_settings(None).require("snac-24khz")
+
+
+def test_models_list_and_check_setup_agree_on_the_built_in_face_models(main_cli):
+    listed = main_cli("models", "list", "--json")
+    assert listed.returncode == 0, listed.stderr
+    states = {row["name"]: row["state"] for row in json.loads(listed.stdout)["models"]}
+    assert states["yunet-2023mar"] == states["sface-2021dec"] == "built-in"
+    assert "built-in" in main_cli("models", "list").stdout
+    setup = main_cli("check-setup")
+    assert "Recognising people: ready." in setup.stdout

@@ -40,3 +40,11 @@ def scene(size: tuple[int, int], pictures: list[tuple[np.ndarray, float, int]]) 
     for picture, centre, height in pictures:
         paste(canvas, picture, centre, height)
     return canvas
+
+
+def turned_head(face: np.ndarray, angle: float) -> np.ndarray:
+    """A 640x480 webcam-like frame of ``face`` rolled by ``angle`` degrees: a head that moved between two
+    instructions of the guided enrolment (its landmarks and embedding change as a real head's do)."""
+    base = scene((640, 480), [(face, 0.5, 440)])
+    matrix = cv2.getRotationMatrix2D((320, 150), angle, 1.0)
+    return cv2.warpAffine(base, matrix, (640, 480), borderValue=(110, 110, 110))

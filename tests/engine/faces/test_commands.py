@@ -73,6 +73,20 @@ def test_several_faces_without_a_terminal_explains_and_saves_nothing(main_cli, f
     assert wrong.returncode == 2 and "there is no face 7" in wrong.stderr
 
 
+def test_a_wrong_face_is_refused_in_one_line_and_added_with_force(main_cli, faces_dir):
+    paul, angelina = str(faces_dir / "paul_rudd.jpg"), str(faces_dir / "angelina_jolie.jpg")
+    _ok(main_cli("people", "add", "Paul", paul))
+    refused = main_cli("people", "add", "Paul", angelina)
+    assert refused.returncode == 2
+    assert refused.stderr.strip().endswith("This face does not look like Paul's other pictures. "
+                                           "Add it anyway with --force."), refused.stderr
+    assert refused.stderr.count("\n") == 1
+    assert _ok(main_cli("people", "list")).splitlines() == ["Paul: 1 face picture"]
+    again = _ok(main_cli("people", "add", "Paul", paul))
+    assert "Paul already has this picture; nothing was added" in again
+    assert "Paul is enrolled with 2 face pictures." in _ok(main_cli("people", "add", "Paul", angelina, "--force"))
+
+
 @pytest.fixture
 def camera_scenes(faces_dir):
     """640x480 frames: strangers only, Paul on the left with a stranger, Paul on the right with a stranger."""
@@ -110,10 +124,11 @@ def test_find_reports_a_person_who_never_appears_and_an_unknown_name(main_cli, f
 
 
 def test_enroll_webcam_guides_takes_several_frames_and_then_recognises(main_cli, faces_dir, tmp_path):
-    from tests.engine.faces.scenes import load_rgb
+    from tests.engine.faces.scenes import load_rgb, turned_head
 
     shea = load_rgb(faces_dir, "shea_whigham")
-    frames = [scene((640, 480), [(shea, 0.5 + 0.02 * (i % 3), 300)]) for i in range(24)]
+    # The head turns a little between the instructions (a still head would be refused).
+    frames = [turned_head(shea, angle) for angle in (0, 20, -20, 12, -12) for _ in range(5)]
     video = write_video(tmp_path / "me.avi", frames)
     out = _ok(main_cli("people", "enroll-webcam", "Shea", "--device", str(video), "--settle-frames", "2",
                        "--no-speech"))

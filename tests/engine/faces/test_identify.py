@@ -102,15 +102,20 @@ def test_no_faces_gives_an_empty_list(identifier, photos):
     assert identifier.summarize([]) == ""
 
 
-def test_the_crowd_setting_finds_small_faces_the_default_misses(face_models, faces_dir):
-    from engine.faces.detector import CROWD_SIDES
+def test_describe_finds_faces_of_about_40_pixels_in_a_1080p_frame(face_models, faces_dir, spacevoice_home):
+    from engine.faces import load_face_stage
+    from engine.faces.detector import DETECT_SIDE
 
     detector, _ = face_models
     face = stranger(faces_dir)
-    frame = scene((1920, 1080), [(face, 0.2, 120), (face[:, ::-1], 0.5, 120), (face, 0.8, 120)])
-    assert len(detector.detect(frame)) == 0  # 640 on the longer side: these 50-pixel faces shrink to ~17
-    crowd = type(detector)(detector.session, sides=CROWD_SIDES)
-    assert len(crowd.detect(frame)) == 3
-    # The finer pass must not lose a face that fills the frame (YuNet misses those at full size).
+    # Soft faces cut from the group photo, 43-44 px wide in the frame: a group photo on screen, people across a room.
+    frame = scene((1920, 1080), [(face, 0.2, 90), (face[:, ::-1], 0.5, 90), (face, 0.8, 90)])
+    only_640 = type(detector)(detector.session, sides=(DETECT_SIDE,))
+    assert len(only_640.detect(frame)) == 0  # describe's old default: these shrink to ~15 px
+    stage = load_face_stage()  # what describe loads
+    found = stage.identify(frame)
+    assert [seen.position for seen in found] == ["left", "centre", "right"]
+    assert all(40 <= seen.box[2] <= 50 for seen in found), found
+    # The full-size pass must not lose a face that fills the frame (YuNet misses those at full size).
     big = scene((1280, 720), [(face, 0.5, 700)])
-    assert len(crowd.detect(big)) == 1
+    assert len(stage.identify(big)) == 1
