@@ -27,9 +27,7 @@ def capture_source(kind: str, target: str | None = None, settings: Any = None) -
     from engine import capture
 
     if kind == "image":
-        if not target:
-            raise InputError("No picture was given.", "Give the path of an image file.")
-        return capture.load_image(target)
+        return capture.load_image(target or "")  # an empty name is refused there, in the picture reader's words
     if kind == "window":
         return capture.capture_window()
     if kind == "webcam":
