@@ -154,7 +154,8 @@ class PiperModel:
         self._encoder: Any = None
         self._vocoder: Any = None
         if halves is not None:
-            self._encoder, self._vocoder = (create_session(half, device=device, threads=threads,
+            # Two sessions run in turn: threads that spin after one run would take the cores from the other.
+            self._encoder, self._vocoder = (create_session(half, device=device, threads=threads, spinning=False,
                                                            name=f"{files.model.name} ({half.stem})") for half in halves)
         if self._encoder is None:
             self._whole = create_session(files.model, device=device, threads=threads, name=files.model.name)
