@@ -12,8 +12,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     parser = sub.add_parser("say", help="speak some text (or write it to a WAV file)")
     parser.add_argument("text", metavar="TEXT", nargs="?",
                         help="the words to speak; '-' reads them from standard input")
-    parser.add_argument("--voice", help="an Orpheus voice (tara, leah, jess, leo, dan, mia, zac, zoe) "
-                        "or a system voice name; default from settings")
+    parser.add_argument("--voice", help="an Orpheus voice (tara, leah, jess, leo, dan, mia, zac, zoe), "
+                        "a Piper voice (en_US-joe-medium) or a system voice name; default from settings")
     parser.add_argument("--engine", choices=("auto", "orpheus", "piper", "system"),
                         help="which voice speaks (default from settings: auto)")
     parser.add_argument("--out", metavar="FILE.wav", type=Path, help="write the speech to a WAV file instead")

@@ -250,15 +250,18 @@ def choose_speaker(settings: Any, engine: str | None = "auto", *, orpheus: Speak
     return VoiceChain([speaker, *([piper] if piper else []), system], **options)  # type: ignore[arg-type, list-item]
 
 
-def _voice_option(voice: str | None, settings: Any) -> tuple[str | None, Any]:
-    """``--voice`` names an Orpheus voice, or else a system voice: route it to the right place."""
+def _voice_option(voice: str | None, settings: Any, engine: str) -> tuple[str | None, Any, str]:
+    """``--voice`` names an Orpheus voice, a Piper voice or else a system voice: route it to the right place. In
+    ``auto`` a Piper or system voice named on purpose is the one that speaks (not silently passed over)."""
     if voice is None or voice.lower() in ORPHEUS_VOICES:
-        return (voice.lower() if voice else None), settings
+        return (voice.lower() if voice else None), settings, engine
     from engine.settings import Settings
+    from engine.speech.piper_voice import installed_voices
 
     adjusted = Settings(getattr(settings, "as_dict", dict)())
-    adjusted.set("system_voice", voice)
-    return None, adjusted
+    kind = "piper" if voice in installed_voices(settings) else "system"
+    adjusted.set("piper_voice" if kind == "piper" else "system_voice", voice)
+    return None, adjusted, kind if engine == "auto" else engine
 
 
 def say(text: str, settings: Any, *, out: Path | None = None, engine: str | None = None,
@@ -268,9 +271,9 @@ def say(text: str, settings: Any, *, out: Path | None = None, engine: str | None
         raise InputError("There is nothing to say.", "Give the words to speak.")
     if out is None:
         output_device()  # no sound device: say so before any model loads
-    orpheus_voice, settings = _voice_option(voice, settings)
-    chain = choose_speaker(settings, engine or getattr(settings, "speech_engine", "auto"), on_notice=on_notice,
-                           speak_notices=out is None)
+    orpheus_voice, settings, engine = _voice_option(voice, settings,
+                                                    str(engine or getattr(settings, "speech_engine", "auto")))
+    chain = choose_speaker(settings, engine, on_notice=on_notice, speak_notices=out is None)
     chunks = chain.synthesize(text, voice=orpheus_voice)
     if out is not None:
         seconds = write_wav(out, chunks)

@@ -240,6 +240,18 @@ print(json.dumps({{"status": status, "heavy": heavy}}))
     assert "models download en_US-nobody-medium" in refused.stderr and not (tmp_path / "no.wav").exists()
 
 
+def test_say_lists_piper_voices_and_speaks_a_named_one() -> None:
+    listing = run_main("say", "--voices", timeout=120)
+    assert listing.returncode == 0 and "Piper voices (the 'piper_voice' setting): en_US-joe-medium" in listing.stdout
+    from engine.speech.choice import _voice_option
+
+    assert _voice_option("en_US-joe-medium", Settings(), "auto")[2] == "piper"
+    assert _voice_option("en-us+f2", Settings(), "auto")[2] == "system"  # a system voice named on purpose speaks
+    assert _voice_option("en-us+f2", Settings(), "piper")[2] == "piper"  # unless an engine was named too
+    settings = Settings()
+    assert _voice_option("leah", settings, "auto") == ("leah", settings, "auto")
+
+
 def test_runtime_source_never_imports_piper_tts() -> None:
     offenders = []
     for folder in ("engine", "cli", "desktop"):
