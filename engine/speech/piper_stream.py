@@ -45,7 +45,11 @@ def split_files(model: Path) -> tuple[Path, Path] | None:
     import onnx
     import onnx.utils
 
-    graph = onnx.load(str(model))
+    try:
+        graph = onnx.load(str(model))
+    except Exception as error:  # a damaged file: loading it whole reports it in plain words
+        log.info("cannot read Piper voice %s to split it: %s", model.name, error)
+        return None
     cut = next((node.input[0] for node in graph.graph.node if node.name.startswith("/dec/")), None)
     outputs = [o.name for o in graph.graph.output]
     inputs = [i.name for i in graph.graph.input]

@@ -213,6 +213,24 @@ def test_without_piper_auto_uses_the_system_voice_and_piper_by_name_is_a_plain_e
     assert choose_speaker(Settings(), "system").voices[0].name == "system"
 
 
+def test_a_damaged_piper_voice_hands_over_to_the_system_voice_said_once(tmp_path: Path) -> None:
+    from engine.speech.piper_voice import VoiceFiles
+
+    files = find_voice(BUILT_IN_VOICE)
+    damaged = VoiceFiles(tmp_path / "en_US-joe-medium.onnx", tmp_path / "en_US-joe-medium.onnx.json")
+    damaged.model.write_bytes(b"not a model")  # installed, then damaged on disk
+    shutil.copy(files.config, damaged.config)
+    voice = PiperSpeaker(files=damaged)
+    assert voice.is_available() is None  # the cheap check cannot know
+    notices: list[str] = []
+    chain = choose_speaker(Settings(), "piper", piper=voice, on_notice=notices.append)
+    chunks = list(chain.synthesize("Hello there. Bye now."))
+    assert notices == ["The Piper voice stopped working; the system voice takes over."]
+    assert chain.current.name == "system" and sum(c.seconds for c in chunks) > 1.0
+    list(chain.synthesize("Nothing more to announce."))
+    assert len(notices) == 1
+
+
 def read_wav(path: Path) -> tuple[np.ndarray, int]:
     with wave.open(str(path)) as source:
         data = np.frombuffer(source.readframes(source.getnframes()), dtype="<i2").astype(np.float32) / 32768
