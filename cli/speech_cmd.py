@@ -34,7 +34,7 @@ def run(args: argparse.Namespace) -> int:
         print("Orpheus voices (--voice or the 'voice' setting): " + ", ".join(ORPHEUS_VOICES))
         from engine.speech.piper_voice import installed_voices
 
-        print("Piper voices (the 'piper_voice' setting): " + ", ".join(installed_voices(settings)))
+        print("Piper voices (--voice or the 'piper_voice' setting): " + ", ".join(installed_voices(settings)))
         print("System voices (--voice or the 'system_voice' setting):")
         for voice_id, description in SystemVoice(settings).voices():
             print(f"  {voice_id}\t{description}")

@@ -260,7 +260,8 @@ print(json.dumps({{"status": status, "heavy": heavy}}))
 
 def test_say_lists_piper_voices_and_speaks_a_named_one() -> None:
     listing = run_main("say", "--voices", timeout=120)
-    assert listing.returncode == 0 and "Piper voices (the 'piper_voice' setting): en_US-joe-medium" in listing.stdout
+    assert listing.returncode == 0
+    assert "Piper voices (--voice or the 'piper_voice' setting): en_US-joe-medium" in listing.stdout
     from engine.speech.choice import _voice_option
 
     assert _voice_option("en_US-joe-medium", Settings(), "auto")[2] == "piper"
