@@ -12,9 +12,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     parser = sub.add_parser("say", help="speak some text (or write it to a WAV file)")
     parser.add_argument("text", metavar="TEXT", nargs="?",
                         help="the words to speak; '-' reads them from standard input")
-    parser.add_argument("--voice", help="an Orpheus voice (tara, leah, jess, leo, dan, mia, zac, zoe) "
-                        "or a system voice name; default from settings")
-    parser.add_argument("--engine", choices=("auto", "orpheus", "system"),
+    parser.add_argument("--voice", help="an Orpheus voice (tara, leah, jess, leo, dan, mia, zac, zoe), "
+                        "a Piper voice (en_US-joe-medium) or a system voice name; default from settings")
+    parser.add_argument("--engine", choices=("auto", "orpheus", "piper", "system"),
                         help="which voice speaks (default from settings: auto)")
     parser.add_argument("--out", metavar="FILE.wav", type=Path, help="write the speech to a WAV file instead")
     parser.add_argument("--voices", action="store_true", help="list the voices you can choose, and stop")
@@ -32,6 +32,9 @@ def run(args: argparse.Namespace) -> int:
         from engine.speech.system_voice import SystemVoice
 
         print("Orpheus voices (--voice or the 'voice' setting): " + ", ".join(ORPHEUS_VOICES))
+        from engine.speech.piper_voice import installed_voices
+
+        print("Piper voices (--voice or the 'piper_voice' setting): " + ", ".join(installed_voices(settings)))
         print("System voices (--voice or the 'system_voice' setting):")
         for voice_id, description in SystemVoice(settings).voices():
             print(f"  {voice_id}\t{description}")

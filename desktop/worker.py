@@ -39,7 +39,14 @@ def default_speaker(settings: Settings) -> Any:
         if error.name != "engine.speech.choice":
             raise
         return None
-    return choice.choose_speaker(settings, settings.speech_engine)
+    chain = choice.choose_speaker(settings, settings.speech_engine)
+    load = getattr(chain.current, "load", None)
+    if load is not None:  # a neural voice loads here, off the GUI thread, not when the first words are due
+        try:
+            load()
+        except Exception:  # it falls back to the next voice when it is asked to speak
+            log.info("the voice could not load in advance", exc_info=True)
+    return chain
 
 
 class EngineWorker(QObject):

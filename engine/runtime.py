@@ -97,13 +97,16 @@ def create_session(
     cache: bool = True,
     prepack: bool = True,
     arena: bool = True,
+    spinning: bool = True,
 ) -> ort.InferenceSession:
     """Create (or reuse) an onnxruntime session for ``model`` (a path or serialized bytes).
 
     A GPU provider that fails to build falls back to the CPU with one warning. Raises `ModelError` when the model
     file is missing or not a valid ONNX model. ``prepack=False`` keeps weights as stored (prepacked copies can add
     half the weights' size again) and ``arena=False`` skips the CPU memory arena: both trade a little speed for
-    resident memory close to the model file's size.
+    resident memory close to the model file's size. ``spinning=False`` lets idle worker threads sleep at once:
+    for models run as several sessions in turn (Piper's encoder, then vocoder pieces), one session's spinning
+    threads would otherwise take the cores from the next (measured on 2 cores: 0.75 s instead of 1.48 s).
     """
     ort = import_onnxruntime()  # telemetry off before any session exists
 
@@ -117,7 +120,8 @@ def create_session(
     providers = provider_order(device)
     key = (
         model if isinstance(model, str) else "",
-        ",".join(providers) + ("" if prepack and arena else f"|prepack={prepack},arena={arena}"),
+        ",".join(providers) + ("" if prepack and arena else f"|prepack={prepack},arena={arena}")
+        + ("" if spinning else "|no-spin"),
         threads,
         model if isinstance(model, bytes) and len(model) < 4096 else _digest(model),
     )
@@ -128,6 +132,8 @@ def create_session(
     if not prepack:
         options.add_session_config_entry("session.disable_prepacking", "1")
     options.enable_cpu_mem_arena = arena
+    if not spinning:
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
     fell_back = False
     reason = ""
     try:

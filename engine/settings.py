@@ -46,7 +46,10 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("hotkey_repeat", str, "<ctrl>+<alt>+<shift>+r", "Repeat the last description.", group="Hotkeys"),
     Setting("hotkey_stop", str, "<ctrl>+<alt>+<shift>+s", "Stop speaking at once.", group="Hotkeys"),
     Setting("speech_engine", str, "auto", "Which voice speaks: auto picks Orpheus only when this computer can "
-            "run it in real time, else the system voice.", choices=("auto", "orpheus", "system"), group="Speech"),
+            "run it in real time, else the Piper voice, else the system voice.",
+            choices=("auto", "orpheus", "piper", "system"), group="Speech"),
+    Setting("piper_voice", str, "en_US-joe-medium", "Piper voice (built in: en_US-joe-medium; more with "
+            "main.py models download).", group="Speech"),
     Setting("voice", str, "tara", "Orpheus voice.", choices=("tara", "leah", "jess", "leo", "dan", "mia", "zac", "zoe"),
             group="Speech"),
     Setting("system_voice", str, "", "System voice name or id (empty: the system default).", group="Speech"),

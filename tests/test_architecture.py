@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-HEAVY = ("torch", "transformers", "optimum", "snac", "accelerate")
+HEAVY = ("torch", "transformers", "optimum", "snac", "accelerate", "piper")  # piper: piper-tts, GPL-3.0
 QT = ("PySide6", "PyQt5", "PyQt6", "shiboken6")
 
 

@@ -1,9 +1,10 @@
 """Which voice speaks, the fallback when it cannot, and `say` (blocking; `engine.speech.narrator.Narrator` is the
 background one).
 
-Order: Orpheus, then the system voice. ``auto`` picks Orpheus only when it is installed and a short warm-up on
-this machine shows it keeps up with real time (`realtime_factor() >= 1.0`); the measurement is remembered per
-machine and onnxruntime provider in ``cache_dir()/speech-realtime.json`` so the warm-up runs once, not per use.
+Order: Orpheus, then Piper, then the system voice. ``auto`` picks Orpheus only when it is installed and a short
+warm-up on this machine shows it keeps up with real time (`realtime_factor() >= 1.0`); the measurement is remembered
+per machine and onnxruntime provider in ``cache_dir()/speech-realtime.json`` so the warm-up runs once, not per use.
+Otherwise the Piper voice (built in, real time on any CPU) speaks, and the system voice when Piper cannot.
 Everything is spoken sentence by sentence through a `VoiceChain`: when Orpheus fails in the middle of a sentence,
 the system voice says that sentence again from its start and keeps the rest. A fallback is announced once, in
 the voice that takes over (a listener cannot see a log), and reported to ``on_notice``. Orpheus simply not
@@ -35,7 +36,7 @@ __all__ = ["ENGINES", "VoiceChain", "choose_speaker", "say"]
 
 log = logging.getLogger(__name__)
 
-ENGINES = ("auto", "orpheus", "system")
+ENGINES = ("auto", "orpheus", "piper", "system")
 ORPHEUS_VOICES = ("tara", "leah", "jess", "leo", "dan", "mia", "zac", "zoe")
 REALTIME_CACHE = "speech-realtime.json"
 Notice = Callable[[str], None]
@@ -109,7 +110,7 @@ class VoiceChain:
 
 
 def _title(name: str) -> str:
-    return "Orpheus" if name == "orpheus" else name
+    return {"orpheus": "Orpheus", "piper": "Piper"}.get(name, name)
 
 
 def machine_id() -> str:
@@ -171,10 +172,27 @@ def load_orpheus(settings: Any) -> tuple[Speaker | None, str | None]:
     return speaker, None
 
 
+def load_piper(settings: Any) -> tuple[Speaker | None, str | None]:
+    """The Piper speaker, or ``None`` and the reason when it cannot speak here (a cheap check: nothing loads)."""
+    try:
+        from engine.speech.piper_voice import PiperSpeaker
+    except ImportError as error:  # numpy/onnxruntime missing in a stripped build: the system voice still speaks
+        log.info("Piper cannot be imported", exc_info=True)
+        return None, f"Piper cannot load ({error})."
+    speaker: Speaker = PiperSpeaker(settings)
+    try:
+        reason = speaker.is_available()
+    except Exception as error:  # a broken check must not silence the system voice
+        log.info("Piper availability check failed", exc_info=True)
+        reason = f"Piper cannot check its voice ({type(error).__name__})."
+    return (speaker, None) if reason is None else (None, reason)
+
+
 def choose_speaker(settings: Any, engine: str | None = "auto", *, orpheus: Speaker | None = None,
-                   on_notice: Notice | None = None, speak_notices: bool = True) -> VoiceChain:
-    """The voice to speak with, as a `VoiceChain` that falls back to the system voice. ``orpheus`` overrides
-    the installed Orpheus speaker (tests, or a caller that already holds one)."""
+                   piper: Speaker | None = None, on_notice: Notice | None = None,
+                   speak_notices: bool = True) -> VoiceChain:
+    """The voice to speak with, as a `VoiceChain` that falls back to Piper, then the system voice. ``orpheus`` and
+    ``piper`` override the installed speakers (tests, or a caller that already holds one)."""
     engine = engine or "auto"
     if engine not in ENGINES:
         raise InputError(f"Unknown speech engine '{engine}'.", f"Use one of: {', '.join(ENGINES)}.")
@@ -182,54 +200,68 @@ def choose_speaker(settings: Any, engine: str | None = "auto", *, orpheus: Speak
     voice_names: dict[str, str | None] = {"system": getattr(settings, "system_voice", "") or "",
                                           "orpheus": getattr(settings, "voice", None)}
     options = {"voice_names": voice_names, "on_notice": on_notice, "speak_notices": speak_notices}
+    piper_reason: str | None = None
+    if piper is None and engine in ("auto", "orpheus", "piper"):
+        piper, piper_reason = load_piper(settings)
 
-    def system_only(notice: tuple[str, str] | None = None) -> VoiceChain:
-        reason = system.is_available()
-        if reason is not None:
-            raise ModelError(f"No voice can speak on this computer: {reason}",
+    def fallback(notice: tuple[str, str] | None = None) -> VoiceChain:
+        """Piper when it can speak, else the system voice; ``notice`` is said once by whoever speaks."""
+        voices: list[Speaker] = [piper, system] if piper is not None else [system]
+        if piper is None and system.is_available() is not None:
+            raise ModelError(f"No voice can speak on this computer: {system.is_available()}",
                              "Install espeak-ng (Linux) or a system voice, or use --no-speech.")
-        return VoiceChain([system], notice=notice, **options)  # type: ignore[arg-type]
+        if notice is not None:
+            notice = (notice[0], notice[1].replace("{fallback}", "the Piper voice" if piper else "the system voice"))
+        return VoiceChain(voices, notice=notice, **options)  # type: ignore[arg-type]
 
     if engine == "system":
-        return system_only()
+        piper = None
+        return fallback()
+    if engine == "piper":
+        if piper is None:
+            raise ModelError(f"The Piper voice cannot speak: {piper_reason}", "Or use --engine system.")
+        return fallback()
     speaker, reason = (orpheus, None) if orpheus is not None else load_orpheus(settings)
     if speaker is not None:
         try:
             reason = speaker.is_available()
-        except Exception as error:  # a broken check must not silence the system voice
+        except Exception as error:  # a broken check must not silence the other voices
             log.info("Orpheus availability check failed", exc_info=True)
             reason = f"Orpheus cannot check its models ({type(error).__name__})."
     if engine == "orpheus":
         if reason is not None:
             raise ModelError(f"The Orpheus voice cannot speak: {reason}",
-                             "Or use --engine system.")
-        return VoiceChain([speaker, system], **options)  # type: ignore[arg-type, list-item]
+                             "Or use --engine piper or --engine system.")
+        return VoiceChain([speaker, *([piper] if piper else []), system], **options)  # type: ignore[arg-type, list-item]
     if reason is not None:
-        log.info("auto speech: system voice (%s)", reason)
-        return system_only()
+        log.info("auto speech: %s (%s)", "Piper" if piper else "system voice", reason)
+        return fallback()
     try:
         factor, measured_now = orpheus_realtime_factor(speaker, settings)
     except Exception as error:  # a voice that cannot even warm up must not keep the user from hearing anything
         log.info("Orpheus warm-up failed", exc_info=True)
         reason = error.message if isinstance(error, SpaceVoiceError) else type(error).__name__
-        return system_only(("probe-failed", f"The Orpheus voice could not start ({reason}); using the system voice."))
+        return fallback(("probe-failed", f"The Orpheus voice could not start ({reason}); using {{fallback}}."))
     if factor < 1.0:
         # Said when measured, i.e. once per machine and provider: the result, and so the choice, does not change.
         notice = ("too-slow", f"This computer runs the Orpheus voice at {factor:.2f} times real time, too slow to "
-                              "speak smoothly; using the system voice.")
-        return system_only(notice if measured_now else None)
-    return VoiceChain([speaker, system], **options)  # type: ignore[arg-type, list-item]
+                              "speak smoothly; using {fallback}.")
+        return fallback(notice if measured_now else None)
+    return VoiceChain([speaker, *([piper] if piper else []), system], **options)  # type: ignore[arg-type, list-item]
 
 
-def _voice_option(voice: str | None, settings: Any) -> tuple[str | None, Any]:
-    """``--voice`` names an Orpheus voice, or else a system voice: route it to the right place."""
+def _voice_option(voice: str | None, settings: Any, engine: str) -> tuple[str | None, Any, str]:
+    """``--voice`` names an Orpheus voice, a Piper voice or else a system voice: route it to the right place. In
+    ``auto`` a Piper or system voice named on purpose is the one that speaks (not silently passed over)."""
     if voice is None or voice.lower() in ORPHEUS_VOICES:
-        return (voice.lower() if voice else None), settings
+        return (voice.lower() if voice else None), settings, engine
     from engine.settings import Settings
+    from engine.speech.piper_voice import installed_voices
 
     adjusted = Settings(getattr(settings, "as_dict", dict)())
-    adjusted.set("system_voice", voice)
-    return None, adjusted
+    kind = "piper" if voice in installed_voices(settings) else "system"
+    adjusted.set("piper_voice" if kind == "piper" else "system_voice", voice)
+    return None, adjusted, kind if engine == "auto" else engine
 
 
 def say(text: str, settings: Any, *, out: Path | None = None, engine: str | None = None,
@@ -239,9 +271,9 @@ def say(text: str, settings: Any, *, out: Path | None = None, engine: str | None
         raise InputError("There is nothing to say.", "Give the words to speak.")
     if out is None:
         output_device()  # no sound device: say so before any model loads
-    orpheus_voice, settings = _voice_option(voice, settings)
-    chain = choose_speaker(settings, engine or getattr(settings, "speech_engine", "auto"), on_notice=on_notice,
-                           speak_notices=out is None)
+    orpheus_voice, settings, engine = _voice_option(voice, settings,
+                                                    str(engine or getattr(settings, "speech_engine", "auto")))
+    chain = choose_speaker(settings, engine, on_notice=on_notice, speak_notices=out is None)
     chunks = chain.synthesize(text, voice=orpheus_voice)
     if out is not None:
         seconds = write_wav(out, chunks)

@@ -25,6 +25,7 @@ from engine.speech.base import AudioChunk
 from engine.speech.sampling import AUDIO_TOKEN_BASE, CODEBOOK_SIZE, END_OF_SPEECH, SLOTS, SamplingConfig, SlotSampler
 from engine.speech.sentences import split_sentences
 from engine.speech.snac import SAMPLE_RATE, SAMPLES_PER_FRAME, StreamingSnacDecoder
+from engine.speech.time_stretch import stretch_chunks
 
 log = logging.getLogger(__name__)
 
@@ -33,6 +34,7 @@ START_OF_HUMAN, END_OF_TEXT, END_OF_HUMAN, START_OF_AI, START_OF_SPEECH = 128259
 #: Audio tokens per second of speech: 7 per SNAC frame, 24000 / 2048 frames per second (~82).
 REALTIME_TOKENS_PER_SECOND = SLOTS * SAMPLE_RATE / SAMPLES_PER_FRAME
 LLM_MODEL, SNAC_MODEL = "orpheus-3b-0.1-ft", "snac-24khz"
+NATURAL_RATE = 180  # words per minute the ``rate`` setting means at Orpheus' own pace (no stretching)
 
 
 class OrpheusFailed(ModelError):
@@ -195,7 +197,12 @@ class OrpheusSpeaker:
         yield from self._lm.generate(prompt, sampler.choose, max_new_tokens=budget, stop_ids=(END_OF_SPEECH,))
 
     def synthesize(self, text: str, *, voice: str | None = None, rate: int | None = None) -> Iterator[AudioChunk]:
-        """Yield 24 kHz audio for ``text`` as it is generated. ``rate`` does not apply to Orpheus and is ignored."""
+        """Yield 24 kHz audio for ``text`` as it is generated, time-stretched to ``rate`` words per minute (default
+        the ``rate`` setting; 180 is Orpheus' own pace): Orpheus cannot be asked to speak faster."""
+        rate = rate or int(getattr(self.settings, "rate", NATURAL_RATE) or NATURAL_RATE)
+        yield from stretch_chunks(self._speak(text, voice), rate / NATURAL_RATE)
+
+    def _speak(self, text: str, voice: str | None) -> Iterator[AudioChunk]:
         self.load()
         stats = self.last_stats = SpeechStats()
         started = time.perf_counter()

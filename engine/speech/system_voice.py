@@ -42,6 +42,7 @@ log = logging.getLogger(__name__)
 _TAG = re.compile(r"<\s*(laugh|chuckle|sigh|cough|sniffle|groan|yawn|gasp)\s*>", re.IGNORECASE)
 CHUNK_SECONDS = 0.1  # espeak-ng output is read in pieces this long
 DEFAULT_RATE = 180
+MIN_RATE, MAX_RATE = 80, 900  # the rate setting's bounds (engine/settings.py)
 
 
 def strip_tags(text: str) -> str:
@@ -93,7 +94,9 @@ class SystemVoice:
         if not text:
             return
         voice = voice if voice is not None else self.default_voice
-        rate = max(80, min(450, int(rate or self.default_rate)))
+        # espeak-ng itself goes past 450 words per minute with its sonic speed-up (Debian's build links libsonic;
+        # measured: -s 800 speaks a 26-word sentence in 1.7 s, 930 wpm); the settings refuse what is out of range.
+        rate = max(MIN_RATE, min(MAX_RATE, int(rate or self.default_rate)))
         if self.backend == "espeak-ng":
             yield from _espeak_ng_stream(text, voice, rate)
             return

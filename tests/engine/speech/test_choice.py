@@ -23,6 +23,10 @@ from engine.speech.system_voice import SystemVoice
 from tests.conftest import ROOT, run_main
 from tests.engine.speech.audio_sink import NO_DEVICE_CONF, alsa_env, paced_sink, run_python
 
+# The Orpheus -> fallback mechanics below are about the system voice: these settings name a Piper voice that is
+# not installed, so Piper (tested in test_piper.py) steps aside.
+WITHOUT_PIPER = Settings({"piper_voice": "en_US-nobody-medium"})
+
 
 @pytest.fixture(autouse=True)
 def fresh_announcements() -> Iterator[None]:
@@ -86,9 +90,9 @@ def duration(chunks) -> float:
     return sum(chunk.seconds for chunk in chunks)
 
 
-def test_auto_picks_the_system_voice_on_this_cpu() -> None:
+def test_auto_picks_the_system_voice_on_this_cpu_without_piper() -> None:
     notices: list[str] = []
-    chain = choose_speaker(Settings(), "auto", on_notice=notices.append)
+    chain = choose_speaker(WITHOUT_PIPER, "auto", on_notice=notices.append)
     assert chain.current.name == "system"
     assert duration(chain.synthesize("Hello.")) > 0.3
     # Orpheus is not installed here: nothing the user chose was lost, so nothing is announced.
@@ -106,13 +110,13 @@ def test_orpheus_asked_for_but_not_installed_is_a_plain_model_error() -> None:
 def test_a_slow_orpheus_is_measured_once_and_the_fallback_announced_once() -> None:
     notices: list[str] = []
     slow = StandInOrpheus(0.3)
-    first = choose_speaker(Settings(), "auto", orpheus=slow, on_notice=notices.append)
+    first = choose_speaker(WITHOUT_PIPER, "auto", orpheus=slow, on_notice=notices.append)
     assert first.current.name == "system" and slow.probes == 1
     plain = duration(SystemVoice().synthesize("Hello."))
     assert duration(first.synthesize("Hello.")) > plain + 1.0  # the announcement was spoken before the text
     assert len(notices) == 1 and "0.30 times real time" in notices[0]
     choice._announced.clear()  # as in a new process: the remembered result is not announced again
-    again = choose_speaker(Settings(), "auto", orpheus=slow, on_notice=notices.append)
+    again = choose_speaker(WITHOUT_PIPER, "auto", orpheus=slow, on_notice=notices.append)
     assert again.current.name == "system" and slow.probes == 1  # remembered, not measured again
     assert duration(again.synthesize("Hello.")) == pytest.approx(plain, abs=0.01)
     assert len(notices) == 1 and slow.said == []
@@ -120,7 +124,7 @@ def test_a_slow_orpheus_is_measured_once_and_the_fallback_announced_once() -> No
     [(key, entry)] = cache.items()
     assert key.endswith("|cpu") and entry["realtime_factor"] == 0.3
     # Another provider on the same machine is another measurement.
-    choose_speaker(Settings(), "auto", orpheus=StandInOrpheus(0.3, device="cuda"))
+    choose_speaker(WITHOUT_PIPER, "auto", orpheus=StandInOrpheus(0.3, device="cuda"))
     assert len(json.loads((paths.cache_dir() / REALTIME_CACHE).read_text())) == 2
 
 
@@ -130,7 +134,7 @@ def test_an_orpheus_that_cannot_warm_up_leaves_the_system_voice_speaking() -> No
             raise RuntimeError("onnxruntime: failed to allocate memory")
 
     notices: list[str] = []
-    chain = choose_speaker(Settings(), "auto", orpheus=NoWarmUp(1.0), on_notice=notices.append)
+    chain = choose_speaker(WITHOUT_PIPER, "auto", orpheus=NoWarmUp(1.0), on_notice=notices.append)
     assert chain.current.name == "system" and duration(chain.synthesize("Hello.")) > 1.0
     assert notices == ["The Orpheus voice could not start (RuntimeError); using the system voice."]
     assert not (paths.cache_dir() / REALTIME_CACHE).exists()  # a failure is not remembered as a speed
@@ -147,7 +151,7 @@ def test_an_orpheus_that_keeps_up_is_chosen() -> None:
 def test_orpheus_failing_mid_sentence_hands_over_from_that_sentence() -> None:
     notices: list[str] = []
     failing = StandInOrpheus(2.0, fail_after_chunks=3)
-    chain = choose_speaker(Settings(), "auto", orpheus=failing, on_notice=notices.append)
+    chain = choose_speaker(WITHOUT_PIPER, "auto", orpheus=failing, on_notice=notices.append)
     text = "The first sentence is long enough to fail in. The second one follows. A third ends it."
     chunks = list(chain.synthesize(text))
     assert failing.said == ["The first sentence is long enough to fail in."]
@@ -180,7 +184,7 @@ def real_orpheus(llm: Path, snac: Path):
 @pytest.mark.slow
 def test_real_orpheus_probe_decides_and_is_remembered(tiny_orpheus: tuple[Path, Path], tmp_path: Path) -> None:
     notices: list[str] = []
-    chain = choose_speaker(Settings(), "auto", orpheus=real_orpheus(*tiny_orpheus), on_notice=notices.append)
+    chain = choose_speaker(WITHOUT_PIPER, "auto", orpheus=real_orpheus(*tiny_orpheus), on_notice=notices.append)
     [(key, entry)] = json.loads((paths.cache_dir() / REALTIME_CACHE).read_text()).items()
     factor = entry["realtime_factor"]
     assert key.endswith("|cpu") and factor > 0
@@ -191,7 +195,7 @@ def test_real_orpheus_probe_decides_and_is_remembered(tiny_orpheus: tuple[Path, 
     assert rates == ({24000} if keeps_up else {22050})
     assert len(notices) == (0 if keeps_up else 1)
     # Asked for by name, Orpheus speaks even when slow: real model audio through the chain into a WAV file.
-    forced = choose_speaker(Settings(), "orpheus", orpheus=real_orpheus(*tiny_orpheus))
+    forced = choose_speaker(WITHOUT_PIPER, "orpheus", orpheus=real_orpheus(*tiny_orpheus))
     out = tmp_path / "orpheus.wav"
     assert write_wav(out, forced.synthesize("Hi. Bye.")) > 0.1
     assert read_wav(out)[1] == 24000
@@ -204,7 +208,7 @@ def test_a_broken_orpheus_model_hands_over_to_the_system_voice(tiny_orpheus: tup
     shutil.copytree(tiny_orpheus[0], broken, ignore=shutil.ignore_patterns("torch"))
     (broken / "model.onnx").write_bytes(b"not a model")  # installed, then damaged on disk
     notices: list[str] = []
-    chain = choose_speaker(Settings(), "orpheus", orpheus=real_orpheus(broken, tiny_orpheus[1]),
+    chain = choose_speaker(WITHOUT_PIPER, "orpheus", orpheus=real_orpheus(broken, tiny_orpheus[1]),
                            on_notice=notices.append)
     chunks = list(chain.synthesize("Hello there. Bye now."))
     assert notices == ["The Orpheus voice stopped working; the system voice takes over."]
@@ -288,7 +292,9 @@ from engine.speech.choice import choose_speaker
 from engine.speech.narrator import AudioOut, Narrator
 errors = []
 output = AudioOut(on_no_device=errors.append)
-narrator = Narrator(choose_speaker(Settings(), "auto"), output=output)
+chain = choose_speaker(Settings(), "auto")
+getattr(chain.current, "load", lambda: None)()  # as the tray's engine worker does before the first words
+narrator = Narrator(chain, output=output)
 note = {{}}
 before = time.perf_counter()
 narrator.speak({long!r})
@@ -338,7 +344,7 @@ def test_speaking_loads_no_torch_transformers_or_qt(tmp_path: Path) -> None:
 import json, sys
 import main
 status = main.main(["say", "Hello there.", "--out", {str(tmp_path / "x.wav")!r}])
-heavy = sorted(name for name in ("torch", "transformers", "optimum", "PySide6") if name in sys.modules)
+heavy = sorted(name for name in ("torch", "transformers", "optimum", "PySide6", "piper") if name in sys.modules)
 print(json.dumps({{"status": status, "heavy": heavy}}))
 """
     result = run_python(code, {})
