@@ -34,7 +34,8 @@ def test_people_dialog_adds_renames_removes_and_describe_names_them(make_app, sp
     # A photo of somebody else for Paul: asked first; No leaves Paul as he was.
     dialog.add_from_files("Paul", [str(faces_dir / "angelina_jolie.jpg")])
     qtbot.waitUntil(lambda: dialog.question is not None, timeout=60_000)
-    assert heard(spy, "This face does not look like Paul's other pictures. Add it anyway?")
+    qtbot.waitUntil(lambda: heard(spy, "This face does not look like Paul's other pictures. Add it anyway?"),
+                    timeout=5000)
     box = dialog.question
     qtbot.waitExposed(box)
     screenshot("people_dialog_doubtful_face")
@@ -116,7 +117,7 @@ def test_a_face_of_a_group_photo_is_chosen_by_keyboard_alone(make_app, spy, qtbo
     screenshot("face_chooser")
     QTest.keyClick(chooser, Qt.Key.Key_T)
     qtbot.waitUntil(lambda: dialog.names() == ["Kate", "Mia"], timeout=60_000)
-    assert heard(spy, "Mia is enrolled with 1 face picture")
+    qtbot.waitUntil(lambda: heard(spy, "Mia is enrolled with 1 face picture"), timeout=10_000)
     from engine.faces import load_face_stage
     from tests.engine.faces.scenes import load_rgb
 
