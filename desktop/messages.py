@@ -44,9 +44,10 @@ class MessagePath(QObject):
         self._notify = notify
 
     def state(self, text: str, *, speak: bool = True) -> None:
-        """A state change: shown in the status line, spoken unless ``speak`` is false, logged at INFO."""
+        """A state change: shown in the status line, spoken unless ``speak`` is false, logged at DEBUG (it may
+        name an enrolled person: "Enrolling Mia")."""
         text = for_tray(text)
-        log.info("%s", text)
+        log.debug("state: %s", text)
         self._record("state", text)
         self.status = text
         self.status_changed.emit(text)
@@ -54,9 +55,11 @@ class MessagePath(QObject):
             self._speak(text, interrupt=False)
 
     def error(self, text: str) -> None:
-        """A failure in plain words with the next step: spoken, shown once, logged at WARNING."""
+        """A failure in plain words with the next step: spoken, shown once; logged at WARNING without its words,
+        which may name a person ("This face does not look like Paul's"), and in full at DEBUG."""
         text = for_tray(text)
-        log.warning("%s", text)
+        log.warning("the user was told of a failure (-vv shows it)")
+        log.debug("error: %s", text)
         self._record("error", text)
         self.status = text
         self.status_changed.emit(text)
@@ -68,7 +71,7 @@ class MessagePath(QObject):
     def notice(self, text: str) -> None:
         """A problem that cannot be spoken (no sound device): shown once and logged, never spoken."""
         text = for_tray(text)
-        log.warning("%s", text)
+        log.warning("notice: %s", text)
         self._record("notice", text)
         if text not in self._shown_errors and self._notify is not None:
             self._shown_errors.add(text)
@@ -83,7 +86,7 @@ class MessagePath(QObject):
     def info(self, text: str, *, title: str = "SpaceVoice", popup: bool = True) -> None:
         """A longer notice (a setup report): spoken, and shown as a pop-up unless the caller shows it itself."""
         text = for_tray(text)
-        log.info("%s", text)
+        log.debug("info: %s", text)
         self._record("info", text)
         self._speak(text, interrupt=True)
         if popup and self._notify is not None:
