@@ -65,7 +65,8 @@ class SpaceVoiceApp(QObject):
         self.gate = RequestGate()
         self.narrator = narrator or Narrator(output=AudioOut(on_no_device=self.no_sound.emit))
         self.messages = MessagePath(self.narrator.speak)
-        self.no_sound.connect(self.messages.notice)
+        self.no_sound.connect(self._on_no_sound)
+        self.sound: Any = None  # engine.speech.sound_device.SoundOutput, once the worker has looked
         self.last_spoken: str | None = None
         self.current_request = 0
         self.hotkeys = ActiveHotkeys(None)
@@ -101,6 +102,7 @@ class SpaceVoiceApp(QObject):
         self.worker.described.connect(self._on_described, queued)
         self.worker.failed.connect(self._on_failed, queued)
         self.worker.report.connect(self._on_report, queued)
+        self.worker.sound_output.connect(self._on_sound_output, queued)
         self.request_enrol.connect(self.worker.enrol, queued)
         self.people_changed.connect(self.worker.reload_people, queued)
         self.worker.enrolled.connect(self._on_enrolled, queued)
@@ -311,10 +313,28 @@ class SpaceVoiceApp(QObject):
             self.current_request = 0
         self.messages.error(message)
 
+    @Slot(object)
+    def _on_sound_output(self, sound: Any) -> None:
+        self.sound = sound
+        if not sound.available:
+            self.messages.notice(sound.problem)
+
+    @Slot(str)
+    def _on_no_sound(self, message: str) -> None:
+        if self.sound is None or self.sound.available:  # else the worker's fuller notice was shown already
+            self.messages.notice(message)
+
+    def _voice_line(self) -> str:
+        voice = self.narrator.speaker_name
+        if not voice:
+            return "Voice: none available."
+        if self.sound is not None and not self.sound.available:
+            return f"Voice: {voice}, but nothing can be heard: there is no sound output device."
+        return f"Voice: {voice}."
+
     @Slot(str)
     def _on_report(self, report: str) -> None:
-        voice = self.narrator.speaker_name
-        lines = [f"Voice: {voice}." if voice else "Voice: none available.", report,
+        lines = [self._voice_line(), report,
                  self.hotkeys.describe(),
                  "The tray icon is shown." if self.tray is not None else "There is no system tray; "
                  "SpaceVoice shows its own window instead."]

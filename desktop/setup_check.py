@@ -41,4 +41,8 @@ def setup_report(settings: Settings, stages: Any) -> str:
         lines.append("Tesseract is not installed, so text can only be read with the ONNX reader if it is installed.")
     if importlib.util.find_spec("sounddevice") is None:
         lines.append("The sound output library is missing, so speech cannot be heard.")
+    else:
+        from engine.speech.sound_device import find_sound_output
+
+        lines.append(find_sound_output().line())
     return "\n".join(lines)
