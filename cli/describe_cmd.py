@@ -7,6 +7,8 @@ import json
 import time
 from pathlib import Path
 
+from cli.clipboard import add_copy_argument, copy_to_clipboard
+
 
 def add_source_arguments(parser: argparse.ArgumentParser, *, webcam: bool = True) -> None:
     """The capture source options shared by ``describe`` and ``read``."""
@@ -27,6 +29,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     parser.add_argument("--json", action="store_true", help="print the whole result as one JSON object")
     parser.add_argument("--no-speech", action="store_true", help="only print, do not speak")
     parser.add_argument("--out", metavar="FILE.wav", type=Path, help="write the speech to a WAV file instead")
+    add_copy_argument(parser)
     parser.set_defaults(func=run)
 
 
@@ -64,6 +67,8 @@ def run(args: argparse.Namespace) -> int:
         print(json.dumps(description.to_json(), ensure_ascii=False))
     else:
         print(description.spoken)
+    if args.copy:  # before speaking: the user can paste while it is said
+        copy_to_clipboard(description.spoken)
     speak_if_asked(args, settings, description.spoken)
     return 0
 

@@ -23,6 +23,7 @@ from desktop.instance import InstanceServer
 from desktop.messages import MessagePath
 from desktop.no_tray_window import NoTrayWindow
 from desktop.requests import RequestGate
+from desktop.results_view import ResultsView
 from desktop.tray import Tray, build_actions, update_hotkey_hints
 from desktop.worker import EngineWorker, default_speaker, default_stage_loader
 from engine.settings import Settings
@@ -82,6 +83,7 @@ class SpaceVoiceApp(QObject):
             self.tray = Tray(self.actions)
         view = self.tray or self.window
         assert view is not None
+        self.results = ResultsView(self.settings, self.messages, self.window)
         self.messages.set_notifier(view.notify)
         self.messages.status_changed.connect(lambda text: view.set_status(text, self.current_request != 0))
         self.server = InstanceServer(lambda action_id: action_id in REMOTE_IDS, self)
@@ -169,6 +171,14 @@ class SpaceVoiceApp(QObject):
         else:
             self.messages.state("There is nothing to repeat yet.")
 
+    def show_results(self) -> None:
+        """Open the results window: every result of this session, newest first."""
+        self.results.show()
+
+    def copy_last_result(self) -> None:
+        """Put the last result on the clipboard."""
+        self.results.copy_last()
+
     def show_settings(self) -> None:
         """Open the settings dialog (one at a time)."""
         from desktop.dialogs.settings_dialog import SettingsDialog
@@ -224,6 +234,7 @@ class SpaceVoiceApp(QObject):
         self.engine_thread.wait(10_000)
         for dialog in self._dialogs.values():
             dialog.close()
+        self.results.close()
         if self.tray is not None:
             self.tray.hide()
         if self.window is not None:
@@ -235,6 +246,7 @@ class SpaceVoiceApp(QObject):
         from desktop.autostart import set_start_at_login
 
         self.settings = settings
+        self.results.apply_settings(settings)
         self.hotkeys.stop()
         self._start_hotkeys()
         self.settings_changed.emit(settings)
@@ -300,6 +312,7 @@ class SpaceVoiceApp(QObject):
             return  # stopped or superseded while the result was on its way
         self.current_request = 0
         self.last_spoken = spoken
+        self.results.add(BY_ID[action_id].plain_label, spoken)
         self.messages.state("Ready", speak=False)
         self.messages.result(spoken)
 

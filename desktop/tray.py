@@ -12,7 +12,7 @@ from desktop.actions import ACTIONS, Action
 from engine import paths
 
 # A separator goes after these actions, grouping "describe", "speech" and "app" entries.
-SEPARATOR_AFTER = frozenset({"read-text", "stop", "check-setup"})
+SEPARATOR_AFTER = frozenset({"read-text", "stop", "copy-last", "check-setup"})
 
 
 def app_icon(busy: bool = False) -> QIcon:

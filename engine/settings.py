@@ -44,6 +44,9 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("hotkey_read_text", str, "<ctrl>+<alt>+<shift>+t", "Read the text on the screen.", group="Hotkeys"),
     Setting("hotkey_repeat", str, "<ctrl>+<alt>+<shift>+r", "Repeat the last description.", group="Hotkeys"),
     Setting("hotkey_stop", str, "<ctrl>+<alt>+<shift>+s", "Stop speaking at once.", group="Hotkeys"),
+    Setting("hotkey_show_results", str, "<ctrl>+<alt>+<shift>+v", "Show the results window.", group="Hotkeys"),
+    Setting("hotkey_copy_last", str, "<ctrl>+<alt>+<shift>+y", "Copy the last result to the clipboard.",
+            group="Hotkeys"),
     Setting("speech_engine", str, "auto", "Which voice speaks: auto picks Orpheus only when this computer can "
             "run it in real time, else the system voice.", choices=("auto", "orpheus", "system"), group="Speech"),
     Setting("voice", str, "tara", "Orpheus voice.", choices=("tara", "leah", "jess", "leo", "dan", "mia", "zac", "zoe"),
@@ -66,6 +69,8 @@ SETTINGS: tuple[Setting, ...] = (
             group="Description"),
     Setting("keep_thumbnails", bool, False, "Keep a small photo of each enrolled person.", group="People"),
     Setting("start_at_login", bool, False, "Start SpaceVoice when you log in.", group="General"),
+    Setting("keep_results_history", bool, False, "Also keep every result in a history file only you can read "
+            "(off: results stay in memory until SpaceVoice closes).", group="General"),
 )
 
 BY_NAME: dict[str, Setting] = {s.name: s for s in SETTINGS}

@@ -12,6 +12,7 @@ SYSTEM_PACKAGES=(
   libxcb-render-util0 libxcb-image0 libxcb-shape0 libegl1 libgl1 libfontconfig1 libdbus-1-3  # Qt's xcb plugin
   nsis 7zip binutils fakeroot dpkg-dev                     # installers (7zz lists what an installer carries)
   xterm                                                    # a real program to screenshot in tests
+  xclip                                                    # describe --copy: serves the clipboard after the command exits
   chromium fonts-dejavu-core                               # a web page to screenshot in the OCR tests (~290 MB)
 )
 
