@@ -28,6 +28,7 @@ from desktop.tray import Tray, build_actions, update_hotkey_hints
 from desktop.worker import EngineWorker, default_speaker, default_stage_loader
 from engine.settings import Settings
 from engine.speech.narrator import AudioOut, Narrator
+from engine.speech.speech_route import SpeechRoute
 
 log = logging.getLogger(__name__)
 
@@ -56,6 +57,7 @@ class SpaceVoiceApp(QObject):
     people_changed = Signal()
     hotkey_pressed = Signal(str)  # emitted on a backend's thread, delivered queued on the GUI thread
     no_sound = Signal(str)  # emitted on the narrator's thread when there is no sound device
+    route_notice = Signal(str)  # emitted on the speech route's thread: the screen reader cannot be used
 
     def __init__(self, settings: Settings | None = None, *, force_window: bool = False,
                  stage_loader: Callable[[Settings], Any] = default_stage_loader,
@@ -65,7 +67,9 @@ class SpaceVoiceApp(QObject):
         self.settings = settings or Settings.load()
         self.gate = RequestGate()
         self.narrator = narrator or Narrator(output=AudioOut(on_no_device=self.no_sound.emit))
-        self.messages = MessagePath(self.narrator.speak)
+        self.messages = MessagePath(lambda text, interrupt=True: self.speech.speak(text, interrupt=interrupt))
+        self.route_notice.connect(lambda text: self.messages.info(text))
+        self.speech = SpeechRoute(self.narrator, self.settings.speak_through, on_notice=self.route_notice.emit)
         self.no_sound.connect(self._on_no_sound)
         self.sound: Any = None  # engine.speech.sound_device.SoundOutput, once the worker has looked
         self.last_spoken: str | None = None
@@ -160,7 +164,7 @@ class SpaceVoiceApp(QObject):
     def stop(self) -> None:
         """Silence speech and cancel any describe in progress, at whatever step it is."""
         self.gate.cancel()
-        self.narrator.stop()
+        self.speech.stop()
         self.current_request = 0
         self.messages.state("Stopped", speak=False)
 
@@ -229,6 +233,7 @@ class SpaceVoiceApp(QObject):
         self.gate.cancel()
         self.hotkeys.stop()
         self.server.close()
+        self.speech.close()
         self.narrator.close()
         self.engine_thread.quit()
         self.engine_thread.wait(10_000)
@@ -247,6 +252,7 @@ class SpaceVoiceApp(QObject):
 
         self.settings = settings
         self.results.apply_settings(settings)
+        self.speech.set_mode(str(settings.speak_through))
         self.hotkeys.stop()
         self._start_hotkeys()
         self.settings_changed.emit(settings)
@@ -347,7 +353,7 @@ class SpaceVoiceApp(QObject):
 
     @Slot(str)
     def _on_report(self, report: str) -> None:
-        lines = [self._voice_line(), report,
+        lines = [self._voice_line(), self.speech.describe(), report,
                  self.hotkeys.describe(),
                  "The tray icon is shown." if self.tray is not None else "There is no system tray; "
                  "SpaceVoice shows its own window instead."]

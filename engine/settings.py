@@ -53,6 +53,10 @@ SETTINGS: tuple[Setting, ...] = (
             group="Speech"),
     Setting("system_voice", str, "", "System voice name or id (empty: the system default).", group="Speech"),
     Setting("rate", int, 180, "Speaking rate, in words per minute.", group="Speech", minimum=80, maximum=900),
+    Setting("speak_through", str, "auto", "Where SpaceVoice speaks: own (its voice), screen_reader (your screen "
+            "reader's voice and braille display: NVDA, JAWS, Orca or speech-dispatcher), both, or auto (the screen "
+            "reader when one runs, else its own voice).", choices=("auto", "own", "screen_reader", "both"),
+            group="Speech"),
     Setting("device", str, "auto", "Where models run: auto uses an NVIDIA or DirectML GPU when present.",
             choices=("auto", "cuda", "directml", "cpu"), group="Models"),
     Setting("models_dir", str, "", "Folder of the model store (empty: inside the SpaceVoice data folder).",
