@@ -16,6 +16,7 @@ from PySide6.QtCore import QObject, Qt, QThread, QTimer, Signal, Slot
 from PySide6.QtWidgets import QApplication, QSystemTrayIcon, QWidget
 
 from desktop.actions import BY_ID, REMOTE_IDS, WORKER_IDS
+from desktop.announce import announce
 from desktop.dialogs.download_dialog import DownloadOffer, offer_if_first_run
 from desktop.dialogs.report_box import report_box
 from desktop.hotkeys import ActiveHotkeys, start_hotkeys
@@ -90,6 +91,7 @@ class SpaceVoiceApp(QObject):
         self.results = ResultsView(self.settings, self.messages, self.window)
         self.messages.set_notifier(view.notify)
         self.messages.status_changed.connect(lambda text: view.set_status(text, self.current_request != 0))
+        self.messages.status_changed.connect(self._announce_state)
         self.server = InstanceServer(lambda action_id: action_id in REMOTE_IDS, self)
         self.server.triggered.connect(lambda action_id: self.run_action(action_id, origin="socket"))
         self.hotkey_pressed.connect(lambda action_id: self.run_action(action_id, origin="hotkey"))
@@ -331,6 +333,14 @@ class SpaceVoiceApp(QObject):
         if request_id:
             self.current_request = 0
         self.messages.error(message)
+
+    @Slot(str)
+    def _announce_state(self, text: str) -> None:
+        # For the screen reader, unless SpaceVoice's words already go to it (then it would say them twice).
+        if not self.speech.screen_reader:
+            source = self.window or (self.tray.menu if self.tray is not None else None)
+            if source is not None:
+                announce(source, text)
 
     @Slot(object)
     def _on_sound_output(self, sound: Any) -> None:

@@ -14,6 +14,7 @@ SYSTEM_PACKAGES=(
   xterm                                                    # a real program to screenshot in tests
   xclip                                                    # describe --copy: serves the clipboard after the command exits
   speech-dispatcher speech-dispatcher-espeak-ng at-spi2-core   # speaking through the screen reader's server; the a11y bus
+  python3-pyatspi                                          # the accessibility test's AT-SPI client (system Python)
   chromium fonts-dejavu-core                               # a web page to screenshot in the OCR tests (~290 MB)
 )
 

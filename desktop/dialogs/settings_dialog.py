@@ -23,6 +23,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from desktop.dialogs.labelled_combo import LabelledComboBox
 from desktop.hotkeys import HotkeyError, parse_hotkey
 from engine.settings import SETTINGS, Setting, Settings, coerce
 
@@ -89,7 +90,7 @@ class SettingsDialog(QDialog):
             box.setChecked(bool(value))
             widget = box
         elif setting.choices:
-            combo = QComboBox()
+            combo = LabelledComboBox(setting.help)  # named by its label on Linux too (Qt names it by value)
             combo.addItems(list(setting.choices))
             combo.setCurrentText(str(value))
             widget = combo
@@ -106,6 +107,8 @@ class SettingsDialog(QDialog):
         widget.setObjectName(f"setting_{setting.name}")
         widget.setAccessibleName(field_label(setting))
         widget.setAccessibleDescription(setting.help)
+        if isinstance(widget, LabelledComboBox):
+            widget.refresh_description()
         widget.setToolTip(setting.help)
         self.fields[setting.name] = widget
         return widget

@@ -55,7 +55,9 @@ def test_settings_dialog_is_built_from_the_table_saves_and_applies(make_app, spy
         expected = QComboBox if setting.choices else kinds.get(setting.type, QLineEdit)
         assert isinstance(widget, expected), setting.name
         assert widget.objectName() == f"setting_{setting.name}"
-        assert widget.accessibleDescription() == setting.help
+        # A combo box's description starts with its value: its name is its label (tests/desktop/test_accessibility).
+        value = f"{widget.currentText()}. " if setting.choices else ""
+        assert widget.accessibleDescription() == value + setting.help
     assert "hotkeys" in dialog.hotkeys_label.text().lower()
     screenshot("settings_dialog")
 
