@@ -100,7 +100,9 @@ class ScreenReader:
             if backend_id is None or not self._context.exists(backend_id):
                 continue
             try:
-                self._backend = self._context.acquire(backend_id)
+                # create, not acquire: acquire hands out one shared instance per process, which stays bound to a
+                # speech server that has since gone away (a restarted speech-dispatcher, Orca quit).
+                self._backend = self._context.create(backend_id)
                 break
             except Exception as error:  # prism.PrismError and ValueError: that back end is not running here
                 problems.append(f"{name}: {error}")

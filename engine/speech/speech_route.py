@@ -114,7 +114,8 @@ class SpeechRoute:
         self._mode = mode
         running = self._detect() if mode == "auto" else None
         own, through_reader = speaks_through(mode, running)
-        if through_reader and self._reader is None:
+        self._reader = None  # connect afresh: the screen reader may have been restarted since
+        if through_reader:
             try:
                 self._reader = self._open_reader()
             except DeviceError as error:
@@ -127,12 +128,14 @@ class SpeechRoute:
         self._resolved.set()
 
     def _speak(self, generation: int, text: str, interrupt: bool) -> None:
-        # Under the lock: a stop() on another thread either comes before (the text is stale and dropped) or
-        # after (it silences what was just started); never between the check and the call.
+        # The own voice under the lock: a stop() on another thread either comes before (the text is stale and
+        # dropped) or after (it silences what was just started); never between the check and the call. The
+        # screen reader outside it: its call can wait on a busy speech server, and stop() must never wait for
+        # that; its own stop is queued behind this call on this thread, so it still comes after.
         with self._lock:
             if generation != self._generation:
                 return
             if self.own:
                 self.narrator.speak(text, interrupt=interrupt)
-            if self.screen_reader and self._reader is not None:
-                self._reader.speak(text, interrupt=interrupt)
+        if self.screen_reader and self._reader is not None:
+            self._reader.speak(text, interrupt=interrupt)

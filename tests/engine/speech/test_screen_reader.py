@@ -5,6 +5,7 @@ hold, and Stop silences it; whether a screen reader runs is read from a real acc
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import tempfile
@@ -45,8 +46,15 @@ class Dispatcher:
 
     def received(self) -> list[str]:
         """The SSIP lines clients sent it, in order ("STOP SELF", the texts, ...)."""
-        lines = self.log.read_text(errors="replace").splitlines() if self.log.exists() else []
-        return [line.split(":DATA:|", 1)[1] for line in lines if ":DATA:|" in line]
+        entries: list[str] = []
+        for line in self.log.read_text(errors="replace").splitlines() if self.log.exists() else []:
+            if line.startswith("[") or not entries:
+                entries.append(line)
+            else:  # a text of several lines is logged as one entry over several lines
+                entries[-1] += "\n" + line
+        # Each entry is "...:DATA:|TEXT" and then a line "| (LENGTH)".
+        return [re.sub(r"\n\| \(\d+\)$", "", entry.split(":DATA:|", 1)[1].replace("\r", ""))
+                for entry in entries if ":DATA:|" in entry]
 
 
 @pytest.fixture
@@ -115,13 +123,18 @@ def test_words_reach_the_speech_server_interrupts_follow_the_rules_and_stop_sile
         time.sleep(1.0)
         stopped_at = time.perf_counter()
         route.stop()
-        time.sleep(6)
-        latency = dispatcher.listener.audible[-1] - stopped_at
-        print(f"speech-dispatcher: last sound {latency:.2f} s after Stop")
-        # The text lasts about a minute; the server's espeak-ng module and its ALSA output still play what they
-        # had buffered (measured 1.4-2.0 s here), so the bound is "long before its end", not the own voice's 50 ms.
-        assert latency < 4.0, f"still audible {latency:.2f} s after Stop"
-        assert dispatcher.received().count("STOP SELF") >= 2
+        assert time.perf_counter() - stopped_at < 0.5  # the caller (the GUI thread) never waits on the server
+        assert _wait(lambda: dispatcher.received().count("STOP SELF") >= 2, timeout=30), "Stop never reached it"
+        listener = dispatcher.listener
+        # Wait until the sink has been quiet for 2 s (or 30 s passed): the server drains what it had buffered.
+        _wait(lambda: time.perf_counter() - listener.audible[-1] > 2.0, timeout=30)
+        heard = listener.audible[-1] - listener.audible[0]
+        natural = len(LONG.split()) / 175 * 60  # espeak-ng's default 175 words a minute: about a minute
+        print(f"speech-dispatcher: last sound {listener.audible[-1] - stopped_at:.2f} s after Stop, "
+              f"{heard:.1f} s heard of about {natural:.0f} s")
+        # The server's espeak-ng module and its ALSA output still play what they had buffered (1.4-2.3 s after
+        # Stop on a quiet machine, more under load), so the check is "ended long before its natural end".
+        assert heard < natural / 2, f"heard {heard:.1f} s of a {natural:.0f} s text after Stop"
         assert spy.spoken == []  # the own voice said nothing
     finally:
         route.close()
