@@ -9,6 +9,8 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
+from cli.clipboard import add_copy_argument, copy_to_clipboard
+
 
 def add_source_arguments(parser: argparse.ArgumentParser, *, webcam: bool = True) -> None:
     """The capture source options shared by ``describe`` and ``read``."""
@@ -29,6 +31,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     parser.add_argument("--json", action="store_true", help="print the whole result as one JSON object")
     parser.add_argument("--no-speech", action="store_true", help="only print, do not speak")
     parser.add_argument("--out", metavar="FILE.wav", type=Path, help="write the speech to a WAV file instead")
+    add_copy_argument(parser)
     parser.set_defaults(func=run)
 
 
@@ -73,6 +76,8 @@ def run(args: argparse.Namespace) -> int:
         for warning in description.warnings:
             if warning not in description.spoken:
                 print(f"spacevoice: {warning}", file=sys.stderr)
+    if args.copy:  # before speaking: the user can paste while it is said
+        copy_to_clipboard(description.spoken)
     speak_if_asked(args, settings, description.spoken)
     return 0
 

@@ -6,6 +6,7 @@ import argparse
 import json
 from pathlib import Path
 
+from cli.clipboard import add_copy_argument, copy_to_clipboard
 from cli.describe_cmd import add_source_arguments, capture_from_args, speak_if_asked
 
 
@@ -16,6 +17,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     parser.add_argument("--json", action="store_true", help="print the lines with boxes and confidence as JSON")
     parser.add_argument("--no-speech", action="store_true", help="only print, do not speak")
     parser.add_argument("--out", metavar="FILE.wav", type=Path, help="write the speech to a WAV file instead")
+    add_copy_argument(parser)
     parser.set_defaults(func=run)
 
 
@@ -40,5 +42,7 @@ def run(args: argparse.Namespace) -> int:
         }, ensure_ascii=False))
     else:
         print(result.spoken, flush=True)
+    if args.copy:  # before speaking: the user can paste while it is said
+        copy_to_clipboard(result.spoken)
     speak_if_asked(args, settings, result.spoken)
     return 0

@@ -40,6 +40,10 @@ class SelfTestFailed(SpaceVoiceError):
     exit_code = 1
 
 
+class SelfTestNote(Exception):
+    """Something the user should know and can act on (no sound device) that does not make the installation fail."""
+
+
 def register(sub: argparse._SubParsersAction) -> None:
     """Add the ``self-test`` command."""
     parser = sub.add_parser("self-test", help="check this installation: face models, a description, the system voice")
@@ -197,6 +201,15 @@ def check_telemetry(state: dict[str, Any]) -> str:
     if problems:
         raise SelfTestFailed(f"onnxruntime's telemetry is on: {'; '.join(problems)}")
     return "onnxruntime telemetry off, nothing of it made or open"
+def check_sound_output(state: dict[str, Any]) -> str:
+    """Is there a sound output device to hear the voice on? Its absence is reported with what to do, not failed:
+    the installation works (speech can be written to files or go through a screen reader)."""
+    from engine.speech.sound_device import find_sound_output
+
+    sound = find_sound_output()
+    if not sound.available:
+        raise SelfTestNote(str(sound.problem))
+    return sound.line().removeprefix("Sound output: ")
 
 
 CHECKS: tuple[tuple[str, Callable[[dict[str, Any]], str]], ...] = (
@@ -204,6 +217,7 @@ CHECKS: tuple[tuple[str, Callable[[dict[str, Any]], str]], ...] = (
     ("embedded models", check_embedded_models),
     ("describe sample", check_describe),
     ("system voice", check_system_voice),
+    ("sound output", check_sound_output),
     ("desktop", check_desktop),
     ("runtime only", check_runtime_only),
     ("telemetry", check_telemetry),
@@ -245,6 +259,8 @@ def _run_check(name: str, check: Callable[[dict[str, Any]], str], state: dict[st
     status = "ok  "
     try:
         detail = check(state)
+    except SelfTestNote as note:
+        status, detail = "note", str(note)
     except SpaceVoiceError as error:
         status, detail = "FAIL", str(error)
     except Exception as error:  # every check runs, so one report shows everything that is broken

@@ -16,6 +16,7 @@ from PySide6.QtCore import QObject, Qt, QThread, QTimer, Signal, Slot
 from PySide6.QtWidgets import QApplication, QSystemTrayIcon, QWidget
 
 from desktop.actions import BY_ID, REMOTE_IDS, WORKER_IDS
+from desktop.announce import announce
 from desktop.dialogs.download_dialog import DownloadOffer, offer_if_first_run
 from desktop.dialogs.report_box import report_box
 from desktop.hotkeys import ActiveHotkeys, start_hotkeys
@@ -23,11 +24,13 @@ from desktop.instance import InstanceServer
 from desktop.messages import MessagePath
 from desktop.no_tray_window import NoTrayWindow
 from desktop.requests import RequestGate
+from desktop.results_view import ResultsView
 from desktop.settings_watch import SettingsWatch
 from desktop.tray import Tray, build_actions, update_hotkey_hints
 from desktop.worker import EngineWorker, default_speaker, default_stage_loader
 from engine.settings import Settings
 from engine.speech.narrator import AudioOut, Narrator
+from engine.speech.speech_route import SpeechRoute
 
 log = logging.getLogger(__name__)
 
@@ -56,6 +59,7 @@ class SpaceVoiceApp(QObject):
     people_changed = Signal()
     hotkey_pressed = Signal(str)  # emitted on a backend's thread, delivered queued on the GUI thread
     no_sound = Signal(str)  # emitted on the narrator's thread when there is no sound device
+    route_notice = Signal(str)  # emitted on the speech route's thread: the screen reader cannot be used
 
     def __init__(self, settings: Settings | None = None, *, force_window: bool = False,
                  stage_loader: Callable[[Settings], Any] = default_stage_loader,
@@ -65,8 +69,11 @@ class SpaceVoiceApp(QObject):
         self.settings = settings or Settings.load()
         self.gate = RequestGate()
         self.narrator = narrator or Narrator(output=AudioOut(on_no_device=self.no_sound.emit))
-        self.messages = MessagePath(self.narrator.speak)
-        self.no_sound.connect(self.messages.notice)
+        self.messages = MessagePath(lambda text, interrupt=True: self.speech.speak(text, interrupt=interrupt))
+        self.route_notice.connect(lambda text: self.messages.info(text))
+        self.speech = SpeechRoute(self.narrator, self.settings.speak_through, on_notice=self.route_notice.emit)
+        self.no_sound.connect(self._on_no_sound)
+        self.sound: Any = None  # engine.speech.sound_device.SoundOutput, once the worker has looked
         self.last_spoken: str | None = None
         self.current_request = 0
         self.hotkeys = ActiveHotkeys(None)
@@ -82,8 +89,10 @@ class SpaceVoiceApp(QObject):
             self.tray = Tray(self.actions)
         view = self.tray or self.window
         assert view is not None
+        self.results = ResultsView(self.settings, self.messages, self.window)
         self.messages.set_notifier(view.notify)
         self.messages.status_changed.connect(lambda text: view.set_status(text, self.current_request != 0))
+        self.messages.status_changed.connect(self._announce_state)
         self.server = InstanceServer(lambda action_id: action_id in REMOTE_IDS, self)
         self.server.triggered.connect(lambda action_id: self.run_action(action_id, origin="socket"))
         self.hotkey_pressed.connect(lambda action_id: self.run_action(action_id, origin="hotkey"))
@@ -102,6 +111,7 @@ class SpaceVoiceApp(QObject):
         self.worker.described.connect(self._on_described, queued)
         self.worker.failed.connect(self._on_failed, queued)
         self.worker.report.connect(self._on_report, queued)
+        self.worker.sound_output.connect(self._on_sound_output, queued)
         self.request_enrol.connect(self.worker.enrol, queued)
         self.people_changed.connect(self.worker.reload_people, queued)
         self.worker.enrolled.connect(self._on_enrolled, queued)
@@ -162,7 +172,7 @@ class SpaceVoiceApp(QObject):
     def stop(self) -> None:
         """Silence speech and cancel any describe in progress, at whatever step it is."""
         self.gate.cancel()
-        self.narrator.stop()
+        self.speech.stop()
         self.current_request = 0
         self.messages.state("Stopped", speak=False)
 
@@ -172,6 +182,14 @@ class SpaceVoiceApp(QObject):
             self.messages.result(self.last_spoken)
         else:
             self.messages.state("There is nothing to repeat yet.")
+
+    def show_results(self) -> None:
+        """Open the results window: every result of this session, newest first."""
+        self.results.show()
+
+    def copy_last_result(self) -> None:
+        """Put the last result on the clipboard."""
+        self.results.copy_last()
 
     def show_settings(self) -> None:
         """Open the settings dialog (one at a time)."""
@@ -231,11 +249,13 @@ class SpaceVoiceApp(QObject):
         self.gate.cancel()
         self.hotkeys.stop()
         self.server.close()
+        self.speech.close()
         self.narrator.close()
         self.engine_thread.quit()
         self.engine_thread.wait(10_000)
         for dialog in self._dialogs.values():
             dialog.close()
+        self.results.close()
         if self.tray is not None:
             self.tray.hide()
         if self.window is not None:
@@ -247,6 +267,8 @@ class SpaceVoiceApp(QObject):
         from desktop.autostart import set_start_at_login
 
         self.settings = settings
+        self.results.apply_settings(settings)
+        self.speech.set_mode(str(settings.speak_through))
         self.hotkeys.stop()
         self._start_hotkeys()
         self.settings_changed.emit(settings)
@@ -315,6 +337,7 @@ class SpaceVoiceApp(QObject):
             return  # stopped or superseded while the result was on its way
         self.current_request = 0
         self.last_spoken = spoken
+        self.results.add(BY_ID[action_id].plain_label, spoken)
         self.messages.state("Ready", speak=False)
         self.messages.result(spoken)
 
@@ -329,9 +352,35 @@ class SpaceVoiceApp(QObject):
         self.messages.error(message)
 
     @Slot(str)
-    def _on_report(self, report: str) -> None:
+    def _announce_state(self, text: str) -> None:
+        # For the screen reader, unless SpaceVoice's words already go to it (then it would say them twice).
+        if not self.speech.screen_reader:
+            source = self.window or (self.tray.menu if self.tray is not None else None)
+            if source is not None:
+                announce(source, text)
+
+    @Slot(object)
+    def _on_sound_output(self, sound: Any) -> None:
+        self.sound = sound
+        if not sound.available:
+            self.messages.notice(sound.problem)
+
+    @Slot(str)
+    def _on_no_sound(self, message: str) -> None:
+        if self.sound is None or self.sound.available:  # else the worker's fuller notice was shown already
+            self.messages.notice(message)
+
+    def _voice_line(self) -> str:
         voice = self.narrator.speaker_name
-        lines = [f"Voice: {voice}." if voice else "Voice: none available.", report,
+        if not voice:
+            return "Voice: none available."
+        if self.sound is not None and not self.sound.available:
+            return f"Voice: {voice}, but nothing can be heard: there is no sound output device."
+        return f"Voice: {voice}."
+
+    @Slot(str)
+    def _on_report(self, report: str) -> None:
+        lines = [self._voice_line(), self.speech.describe(), report,
                  self.hotkeys.describe(),
                  "The tray icon is shown." if self.tray is not None else "There is no system tray; "
                  "SpaceVoice shows its own window instead."]

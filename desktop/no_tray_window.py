@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QAction, QCloseEvent
 from PySide6.QtWidgets import QLabel, QPushButton, QVBoxLayout, QWidget
@@ -30,6 +32,7 @@ class NoTrayWindow(QWidget):
         self.setAccessibleName("SpaceVoice")
         self.setAccessibleDescription("SpaceVoice describes your screen and webcam. Choose an action.")
         self._actions = actions
+        self._last_result: Any = None  # engine.results.Result
         self.setMinimumWidth(380)  # room for a wrapped status or notice without clipping
         layout = QVBoxLayout(self)
         self.status = QLabel("Starting")
@@ -59,10 +62,16 @@ class NoTrayWindow(QWidget):
         self.buttons[ACTIONS[0].id].setFocus()
 
     def set_status(self, text: str, busy: bool = False) -> None:
-        """Show the state in the status line and the window title."""
+        """Show the state in the status line and the window title; once there is a result, "Ready" shows it."""
+        if text == "Ready" and self._last_result is not None:
+            text = f"Last result, {self._last_result.heading()}: {self._last_result.text}"
         self.status.setText(text)
         self.adjustSize()
         self.setWindowTitle(f"SpaceVoice: {text}" if busy else "SpaceVoice")
+
+    def show_result(self, result: Any) -> None:
+        """Keep ``result`` (an `engine.results.Result`) to show in the status line instead of "Ready"."""
+        self._last_result = result
 
     def notify(self, title: str, text: str, is_error: bool) -> None:
         """Without a tray there are no balloons: a notice line under the status shows the message."""

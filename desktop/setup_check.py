@@ -41,4 +41,20 @@ def setup_report(settings: Settings, stages: Any) -> str:
         lines.append("Tesseract is not installed, so text can only be read with the ONNX reader if it is installed.")
     if importlib.util.find_spec("sounddevice") is None:
         lines.append("The sound output library is missing, so speech cannot be heard.")
+    else:
+        from engine.speech.sound_device import find_sound_output
+
+        lines.append(find_sound_output().line())
+    lines.append(screen_reader_line(settings))
     return "\n".join(lines)
+
+
+def screen_reader_line(settings: Settings) -> str:
+    """Whether a screen reader runs, and what the ``speak_through`` setting makes of it."""
+    from engine.speech.screen_reader import running_screen_reader, speaks_through
+
+    running = running_screen_reader()
+    own, reader = speaks_through(str(settings.speak_through), running)
+    where = " and ".join([*(["its own voice"] if own else []), *(["the screen reader"] if reader else [])])
+    found = f"{running[0].upper()}{running[1:]} is running" if running else "No screen reader is running"
+    return f"{found}; SpaceVoice speaks through {where} (Speak through: {settings.speak_through})."

@@ -9,10 +9,11 @@ from PySide6.QtGui import QAction, QIcon
 from PySide6.QtWidgets import QMenu, QSystemTrayIcon
 
 from desktop.actions import ACTIONS, Action
+from desktop.announce import name_notification_buttons
 from engine import paths
 
 # A separator goes after these actions, grouping "describe", "speech" and "app" entries.
-SEPARATOR_AFTER = frozenset({"read-text", "stop", "check-setup"})
+SEPARATOR_AFTER = frozenset({"read-text", "stop", "copy-last", "check-setup"})
 
 
 def app_icon(busy: bool = False) -> QIcon:
@@ -83,6 +84,7 @@ class Tray:
         """A balloon notification next to the icon."""
         kind = QSystemTrayIcon.MessageIcon.Warning if is_error else QSystemTrayIcon.MessageIcon.Information
         self.icon.showMessage(title, text, kind, 8000)
+        name_notification_buttons()
 
     def _on_activated(self, reason: QSystemTrayIcon.ActivationReason) -> None:
         if reason == QSystemTrayIcon.ActivationReason.Trigger:

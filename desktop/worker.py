@@ -62,6 +62,7 @@ class EngineWorker(QObject):
     question = Signal(int, object)  # request id, (EnrolRequest, FaceChoiceNeeded | DoubtfulFace): ask the person
     download_progress = Signal(str, int, int)  # file label, bytes done, bytes in all (0: unknown)
     downloaded = Signal(int, str)  # request id, the sentence saying what was downloaded
+    sound_output = Signal(object)  # engine.speech.sound_device.SoundOutput: the device speech plays on, or none
 
     def __init__(self, settings: Settings, gate: RequestGate, *,
                  stage_loader: Callable[[Settings], Any] = default_stage_loader,
@@ -78,6 +79,7 @@ class EngineWorker(QObject):
     def warm_up(self) -> None:
         """Choose the voice, then load the recognisers: runs once the tray is visible."""
         self._load_speaker()
+        self._check_sound_output()
         try:
             self._ensure_stages()
         except SpaceVoiceError as error:
@@ -130,6 +132,7 @@ class EngineWorker(QObject):
         """Work out what works here and emit it as `report`."""
         from desktop.setup_check import setup_report
 
+        self._check_sound_output()
         self.report.emit(setup_report(self.settings, self._ensure_stages_quietly()))
 
     @Slot(int, object)
@@ -196,6 +199,11 @@ class EngineWorker(QObject):
             self.failed.emit(0, str(error))
             speaker = None
         self.speaker_ready.emit(speaker)
+
+    def _check_sound_output(self) -> None:
+        from engine.speech.sound_device import find_sound_output
+
+        self.sound_output.emit(find_sound_output())
 
     def _ensure_stages(self) -> Any:
         if self._stages is None:

@@ -45,6 +45,9 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("hotkey_read_text", str, "<ctrl>+<alt>+<shift>+t", "Read the text on the screen.", group="Hotkeys"),
     Setting("hotkey_repeat", str, "<ctrl>+<alt>+<shift>+r", "Repeat the last description.", group="Hotkeys"),
     Setting("hotkey_stop", str, "<ctrl>+<alt>+<shift>+s", "Stop speaking at once.", group="Hotkeys"),
+    Setting("hotkey_show_results", str, "<ctrl>+<alt>+<shift>+v", "Show the results window.", group="Hotkeys"),
+    Setting("hotkey_copy_last", str, "<ctrl>+<alt>+<shift>+y", "Copy the last result to the clipboard.",
+            group="Hotkeys"),
     Setting("speech_engine", str, "auto", "Which voice speaks: auto picks Orpheus only when this computer can "
             "run it in real time, else the Piper voice, else the system voice.",
             choices=("auto", "orpheus", "piper", "system"), group="Speech"),
@@ -54,6 +57,10 @@ SETTINGS: tuple[Setting, ...] = (
             group="Speech"),
     Setting("system_voice", str, "", "System voice name or id (empty: the system default).", group="Speech"),
     Setting("rate", int, 180, "Speaking rate, in words per minute.", group="Speech", minimum=80, maximum=900),
+    Setting("speak_through", str, "auto", "Where SpaceVoice speaks: own (its voice), screen_reader (your screen "
+            "reader's voice and braille display: NVDA, JAWS, Orca or speech-dispatcher), both, or auto (the screen "
+            "reader when one runs, else its own voice).", choices=("auto", "own", "screen_reader", "both"),
+            group="Speech"),
     Setting("device", str, "auto", "Where models run: auto uses an NVIDIA or DirectML GPU when present.",
             choices=("auto", "cuda", "directml", "cpu"), group="Models"),
     Setting("models_dir", str, "", "Folder of the model store (empty: inside the SpaceVoice data folder).",
@@ -70,6 +77,8 @@ SETTINGS: tuple[Setting, ...] = (
             group="Description"),
     Setting("keep_thumbnails", bool, False, "Keep a small photo of each enrolled person.", group="People"),
     Setting("start_at_login", bool, False, "Start SpaceVoice when you log in.", group="General"),
+    Setting("keep_results_history", bool, False, "Also keep every result in a history file only you can read "
+            "(off: results stay in memory until SpaceVoice closes).", group="General"),
 )
 
 BY_NAME: dict[str, Setting] = {s.name: s for s in SETTINGS}

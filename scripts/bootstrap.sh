@@ -13,6 +13,9 @@ SYSTEM_PACKAGES=(
   nsis 7zip binutils fakeroot dpkg-dev                     # installers (7zz lists what an installer carries)
   xterm                                                    # a real program to screenshot in tests
   strace                                                   # the privacy test: no network call, no stray file
+  xclip                                                    # describe --copy: serves the clipboard after the command exits
+  speech-dispatcher speech-dispatcher-espeak-ng at-spi2-core   # speaking through the screen reader's server; the a11y bus
+  python3-pyatspi                                          # the accessibility test's AT-SPI client (system Python)
   chromium fonts-dejavu-core                               # a web page to screenshot in the OCR tests (~290 MB)
 )
 

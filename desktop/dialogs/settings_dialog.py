@@ -23,6 +23,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from desktop.dialogs.labelled_combo import LabelledComboBox
 from desktop.hotkeys import HotkeyError, parse_hotkey
 from engine.errors import SpaceVoiceError
 from engine.settings import SETTINGS, Setting, Settings, coerce
@@ -90,7 +91,7 @@ class SettingsDialog(QDialog):
             box.setChecked(bool(value))
             widget = box
         elif setting.choices:
-            combo = QComboBox()
+            combo = LabelledComboBox(setting.help)  # named by its label on Linux too (Qt names it by value)
             combo.addItems(list(setting.choices))
             combo.setCurrentText(str(value))
             widget = combo
@@ -107,6 +108,8 @@ class SettingsDialog(QDialog):
         widget.setObjectName(f"setting_{setting.name}")
         widget.setAccessibleName(field_label(setting))
         widget.setAccessibleDescription(setting.help)
+        if isinstance(widget, LabelledComboBox):
+            widget.refresh_description()
         widget.setToolTip(setting.help)
         self.fields[setting.name] = widget
         return widget
