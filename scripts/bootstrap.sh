@@ -13,6 +13,7 @@ SYSTEM_PACKAGES=(
   nsis 7zip binutils fakeroot dpkg-dev                     # installers (7zz lists what an installer carries)
   xterm                                                    # a real program to screenshot in tests
   chromium fonts-dejavu-core                               # a web page to screenshot in the OCR tests (~290 MB)
+  openbox feh zenity man-db                                # a real window manager, photo wallpaper, GTK dialogs, a man page (window-by-window OCR tests)
 )
 
 missing=()
