@@ -124,11 +124,11 @@ def read_windows(frame: Frame, read_picture: object) -> list[WindowText]:
         # What other windows cover here is not this window's text: paint it with this window's background.
         paper = int(np.median(gray[mine]))
         gray[~mine] = paper
+        if is_terminal(window):  # before enlarging, while its sides are crisp
+            erase_block_cursor(gray, paper)
         zoom = ZOOM if gray.size <= ZOOM_MAX_PIXELS else 1.0
         if zoom != 1.0:
             gray = cv2.resize(gray, None, fx=zoom, fy=zoom, interpolation=cv2.INTER_CUBIC)
-        if is_terminal(window):
-            erase_block_cursor(gray, paper)
         # A margin of background: a terminal's first line starts two pixels under the title bar, and Tesseract
         # misreads letters that touch the picture's edge ("Shopping" read as "repping").
         gray = cv2.copyMakeBorder(gray, MARGIN, MARGIN, MARGIN, MARGIN, cv2.BORDER_CONSTANT, value=paper)
@@ -142,13 +142,19 @@ def read_windows(frame: Frame, read_picture: object) -> list[WindowText]:
 
 
 def erase_block_cursor(gray: np.ndarray, paper: int) -> None:
-    """Paint over a terminal's block cursor (a solid cell-sized rectangle), in place. Right under a line it
-    is read as part of it: "Shopping list" under a cursor was read "ian list"."""
+    """Paint over a terminal's block cursor (a cell-sized rectangle, solid or hollow), in place. Right under a
+    line it is read as part of it: "Shopping list" above a cursor was read "ian list" and "fropping list"."""
     import cv2
 
-    count, _, stats, _ = cv2.connectedComponentsWithStats((gray < 128).astype(np.uint8), connectivity=8)
-    for left, top, width, height, area in stats[1:count]:
-        if height >= 8 and 1.2 <= height / max(width, 1) <= 3.5 and area >= 0.9 * width * height:
+    ink = gray < 128
+    count, _, stats, _ = cv2.connectedComponentsWithStats(ink.astype(np.uint8), connectivity=8)
+    for left, top, width, height, _ in stats[1:count]:
+        if height < 8 or not 1.2 <= height / max(width, 1) <= 3.5:
+            continue
+        cell = ink[top:top + height, left:left + width]
+        # Solid (the focused terminal's cursor) or hollow (an unfocused one): all four sides are drawn, which no
+        # letter's box has.
+        if min(cell[0].mean(), cell[-1].mean(), cell[:, 0].mean(), cell[:, -1].mean()) >= 0.9:
             gray[top:top + height, left:left + width] = paper
 
 

@@ -192,7 +192,10 @@ class TextReader:
         gray, scale = prepare(image)
         recognise = getattr(self.backend, "recognise_lines", self.backend.recognise) if grid \
             else self.backend.recognise
-        engine_lines = reread_doubtful_lines(self.backend, gray, recognise(gray), whole_rows=grid)
+        engine_lines = recognise(gray)
+        if grid:
+            # On pages the second opinion checks doubtful words; a terminal's rows are re-read whole.
+            engine_lines = reread_doubtful_lines(self.backend, gray, engine_lines, whole_rows=True)
         if self.second_opinion is not None:
             engine_lines = self.second_opinion.check(gray, engine_lines)
         lines: list[TextLine] = []

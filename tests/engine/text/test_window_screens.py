@@ -53,7 +53,7 @@ def reader() -> TextReader:
         if os.environ.get("CI"):
             pytest.fail(f"{folder} is missing; scripts/bootstrap.sh extracts the PP-OCRv4 models there")
         return load_text_stage()
-    return TextReader(TesseractBackend(), SecondOpinion(OnnxOcrBackend(folder, device="cpu")))
+    return TextReader(TesseractBackend(), SecondOpinion(OnnxOcrBackend(folder, device="cpu", threads=1)))
 
 
 @pytest.fixture
