@@ -60,6 +60,10 @@ def run(args: argparse.Namespace) -> int:
     # A black or blank frame is said as such at once: no model needs loading for that.
     stages = Stages() if frame.blank_reason() else load_stages(settings)  # type: ignore[attr-defined]
     description = describe_frame(frame, stages, capture_ms=capture_ms)  # type: ignore[arg-type]
+    from engine.text.continuation import keep_unread, unread_after_summary
+
+    # What the summary left unsaid, for "read more"; an earlier screen's text is never read on after this one.
+    keep_unread(unread_after_summary(description.text, frame) if description.text else [])  # type: ignore[arg-type]
     if args.json:
         print(json.dumps(description.to_json(), ensure_ascii=False))
     else:

@@ -281,3 +281,27 @@ def test_a_wrapped_paragraph_is_read_as_whole_sentences(desktop: str, reader: Te
     assert character_error_rate(PARAGRAPH, paragraph) <= MAX_CER, text
     # It was drawn wrapped over several lines (the front window's lines, as drawn, before joining).
     assert page.count("\n") >= 5, page
+
+
+def test_read_continue_goes_on_where_describe_stopped(desktop: str, tmp_path: Path) -> None:
+    from tests.conftest import run_main
+
+    notes = tmp_path / "minutes.txt"
+    items = [f"Item {n}: the {word} report is due on day {n + 10}." for n, word in
+             enumerate(["budget", "safety", "travel", "staff", "energy", "garden", "parking", "library", "canteen",
+                        "archive", "website", "printing"], 1)]
+    notes.write_text("\n".join(items) + "\n", encoding="utf-8")
+    with running(xterm("minutes", f"cat '{notes}'", ("white", "black"), "70x16+30+30")):
+        wait_for_window("minutes")
+        settle(1.0)
+        described = run_main("describe", "--screen", "--no-speech")
+    assert described.returncode == 0, described.stderr
+    assert described.stdout.startswith("Front window: minutes. Item 1:"), described.stdout
+    assert "Item 5:" in described.stdout and "Item 6:" not in described.stdout, described.stdout
+    assert "... and 7 more lines." in described.stdout, described.stdout
+    first = run_main("read", "--continue", "--no-speech").stdout
+    assert first.startswith("Item 6:") and "Item 10:" in first and "... and 2 more." in first, first
+    assert character_error_rate("\n".join(items[5:10]), first.rsplit("\n", 2)[0]) <= MAX_CER, first
+    second = run_main("read", "--continue", "--no-speech").stdout
+    assert second.startswith("Item 11:") and second.strip().endswith("That is all the text."), second
+    assert run_main("read", "--continue", "--no-speech").stdout.strip() == "That is all the text."
