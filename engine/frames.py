@@ -56,6 +56,8 @@ class Frame:
         origin: where the pixels came from: a file path, ``"monitor 1"``, ``"camera 0"``. Treat as private.
         windows: for a screen, its windows front to back as the window manager stacks them; ``None`` where no
             window list is known (Wayland, no window manager, an image file): then the text is found by region.
+        focus: the focused control from the accessibility tree, as said ("Focus: Name, text field,
+            report.txt."), where one is known.
     """
 
     image: np.ndarray
@@ -64,6 +66,7 @@ class Frame:
     window_title: str | None = None
     origin: str | None = None
     windows: tuple[ScreenWindow, ...] | None = None
+    focus: str | None = None
 
     @property
     def width(self) -> int:

@@ -14,6 +14,7 @@ SYSTEM_PACKAGES=(
   xterm                                                    # a real program to screenshot in tests
   chromium fonts-dejavu-core                               # a web page to screenshot in the OCR tests (~290 MB)
   openbox feh zenity man-db                                # a real window manager, photo wallpaper, GTK dialogs, a man page (window-by-window OCR tests)
+  dbus at-spi2-core libatk-adaptor                         # a real accessibility bus (AT-SPI) for the focused-control tests
 )
 
 missing=()

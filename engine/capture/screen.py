@@ -84,7 +84,15 @@ def capture_screen(monitor: int | str | None = None) -> Frame:
         monitor = monitor_under_mouse()
     image, area = _grab_area(None, int(monitor) if monitor is not None else 0)
     origin = f"monitor {monitor}" if monitor else "all monitors"
-    return make_frame(image, "screen", origin=origin, windows=list_windows(area))
+    return make_frame(image, "screen", origin=origin, windows=list_windows(area), focus=_focus())
+
+
+def _focus() -> str | None:
+    """The focused control, said, from the accessibility tree (`engine.capture.focus`)."""
+    from engine.capture.focus import focused_control
+
+    control = focused_control()
+    return control.spoken or None if control is not None else None
 
 
 def monitor_under_mouse() -> int:
@@ -131,7 +139,7 @@ def capture_window() -> Frame:
         return make_frame(frame.image, "window", origin="all monitors")
     region, title = found
     image = _grab({"left": region.left, "top": region.top, "width": region.width, "height": region.height}, None)
-    return make_frame(image, "window", window_title=title, origin="active window")
+    return make_frame(image, "window", window_title=title, origin="active window", focus=_focus())
 
 
 def _active_window() -> tuple[Region, str] | None:

@@ -123,7 +123,9 @@ def read_text(frame: Frame, stage: TextReader | None = None, settings: Settings 
     from engine.text.summary import windows_text
 
     lines = stage.read_frame(frame)
-    return ReadResult(tuple(lines), windows_text(group_by_window(lines, frame.windows)), tuple(stage.notes))
+    text = windows_text(group_by_window(lines, frame.windows))
+    # The focused control, from the accessibility tree, is said first.
+    return ReadResult(tuple(lines), f"{frame.focus}\n{text}" if frame.focus else text, tuple(stage.notes))
 
 
 __all__ = ["BACKENDS", "ReadResult", "TextReader", "choose_backend", "load_text_stage", "read_text"]

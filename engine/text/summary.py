@@ -84,7 +84,10 @@ def summarize_lines(lines: Sequence[TextLine], frame: Frame) -> TextSummary:
     if frame.windows:
         from engine.text.by_window import group_by_window
 
-        return summarize_windows(group_by_window(lines, frame.windows))
+        summary = summarize_windows(group_by_window(lines, frame.windows))
+        if frame.focus:  # the focused control, from the accessibility tree, first
+            return TextSummary(f"{frame.focus} {summary.spoken}".strip(), True)
+        return summary
     if not lines:
         return TextSummary("", False)
     if not text_dominates(lines, frame):

@@ -93,3 +93,28 @@ def chromium_window(url: str, profile: Path, at: tuple[int, int, int, int]) -> l
             "--disable-component-update", "--disable-sync", "--no-first-run", "--no-default-browser-check",
             "--password-store=basic", f"--user-data-dir={profile}", f"--window-position={at[0]},{at[1]}",
             f"--window-size={at[2]},{at[3]}", "--new-window", url]
+
+
+@contextmanager
+def accessibility_bus() -> Iterator[str]:
+    """A D-Bus session bus of its own for the block (DBUS_SESSION_BUS_ADDRESS points at it), on which programs
+    start the real AT-SPI accessibility bus (at-spi2-core's at-spi-bus-launcher, activated on demand), as
+    ``dbus-run-session`` would give them."""
+    daemon = subprocess.Popen(["dbus-daemon", "--session", "--nofork", "--print-address=1"],
+                              stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    assert daemon.stdout is not None
+    address = daemon.stdout.readline().strip()
+    old = os.environ.get("DBUS_SESSION_BUS_ADDRESS")
+    os.environ["DBUS_SESSION_BUS_ADDRESS"] = address
+    try:
+        yield address
+    finally:
+        daemon.terminate()
+        try:
+            daemon.wait(5)
+        except subprocess.TimeoutExpired:
+            daemon.kill()
+        if old is None:
+            os.environ.pop("DBUS_SESSION_BUS_ADDRESS", None)
+        else:
+            os.environ["DBUS_SESSION_BUS_ADDRESS"] = old

@@ -15,6 +15,7 @@ from engine.frames import Frame, window_at
 from engine.text import TextReader, load_text_stage, read_text
 from engine.text.by_window import group_by_window
 from tests.engine.text.desktop import (
+    accessibility_bus,
     chromium_window,
     missing_programs,
     set_wallpaper,
@@ -201,11 +202,14 @@ def test_a_dialog_in_front_of_a_browser_is_read_first(desktop: str, reader: Text
     assert "Boats leave every forty minutes" in " ".join(text.split()), text
 
 
-def test_a_file_name_typed_into_a_gtk_save_dialog_is_read_exactly(desktop: str, reader: TextReader,
-                                                                 tmp_path: Path) -> None:
-    env = {**os.environ, "HOME": str(tmp_path)}
+def test_a_file_name_typed_into_a_gtk_save_dialog_is_read_exactly_and_its_focus_said_from_at_spi(
+        desktop: str, reader: TextReader, tmp_path: Path) -> None:
+    if missing_programs("dbus-daemon") or not Path("/usr/libexec/at-spi-bus-launcher").exists():
+        if os.environ.get("CI"):
+            pytest.fail("dbus or at-spi2-core is missing: scripts/bootstrap.sh installs them")
+        pytest.skip("dbus or at-spi2-core is missing")
     dialog = ["zenity", "--file-selection", "--save", "--title", "Save report", f"--filename={tmp_path}/"]
-    with running(dialog, env=env):
+    with accessibility_bus(), running(dialog, env={**os.environ, "HOME": str(tmp_path)}):
         window = wait_for_window("Save report")
         settle(1.0)
         subprocess.run(["xdotool", "windowactivate", "--sync", window], check=False, timeout=10)
@@ -218,6 +222,9 @@ def test_a_file_name_typed_into_a_gtk_save_dialog_is_read_exactly(desktop: str, 
     assert "report.txt" in words, front
     assert front.splitlines()[0] == "Name: report.txt", front
     assert "Cancel" in words, front
+    # The focused field, from the real accessibility tree (AT-SPI), is said first: its label, role and value.
+    assert frame.focus == "Focus: Name, text field, report.txt.", frame.focus
+    assert read_text(frame, reader).text.startswith("Focus: Name, text field, report.txt.\nFront window: Save")
 
 
 TABLE_ROWS = [
