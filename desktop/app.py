@@ -167,6 +167,12 @@ class SpaceVoiceApp(QObject):
         else:
             self.messages.state("There is nothing to repeat yet.")
 
+    def read_more(self) -> None:
+        """Say the next part of the text the last description stopped at ("... and 84 more lines")."""
+        from engine.text.continuation import read_more
+
+        self.messages.result(read_more())
+
     def show_settings(self) -> None:
         """Open the settings dialog (one at a time)."""
         from desktop.dialogs.settings_dialog import SettingsDialog

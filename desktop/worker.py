@@ -241,6 +241,10 @@ class EngineWorker(QObject):
         self.step.emit(request_id, "recognise")
         description = describe_frame(frame, self._fenced(stages, request_id), capture_ms=capture_ms)
         log.debug("timings %s", description.timings_ms)
+        from engine.text.continuation import keep_unread, unread_after_summary
+
+        # What the summary left unsaid, for "Read more"; an earlier screen's text is never read on after this one.
+        keep_unread(unread_after_summary(description.text, frame) if description.text else [])
         return str(description.spoken)
 
     def _read_text(self, request_id: int) -> str:

@@ -43,6 +43,8 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("hotkey_describe_webcam", str, "<ctrl>+<alt>+<shift>+c", "Describe what the webcam sees.", group="Hotkeys"),
     Setting("hotkey_read_text", str, "<ctrl>+<alt>+<shift>+t", "Read the text on the screen.", group="Hotkeys"),
     Setting("hotkey_repeat", str, "<ctrl>+<alt>+<shift>+r", "Repeat the last description.", group="Hotkeys"),
+    Setting("hotkey_read_more", str, "<ctrl>+<alt>+<shift>+m", "Read on where the last description stopped.",
+            group="Hotkeys"),
     Setting("hotkey_stop", str, "<ctrl>+<alt>+<shift>+s", "Stop speaking at once.", group="Hotkeys"),
     Setting("speech_engine", str, "auto", "Which voice speaks: auto picks Orpheus only when this computer can "
             "run it in real time, else the system voice.", choices=("auto", "orpheus", "system"), group="Speech"),

@@ -104,3 +104,20 @@ def test_describe_webcam_reads_what_the_camera_sees(make_app, spy, qtbot, tmp_pa
     app = make_app()
     app.run_action("describe-webcam")
     qtbot.waitUntil(lambda: heard(spy, "EXIT 12"), timeout=60_000)
+
+
+def test_tray_read_more_goes_on_where_the_description_stopped(make_app, spy, qtbot):
+    from engine.text.continuation import keep_unread
+
+    app = make_app()
+    # What a description of a long page keeps after its "... and 7 more lines." (as the worker does).
+    keep_unread([f"Paragraph {n} of the minutes." for n in range(1, 8)])
+    action = menu_action(app.tray.menu, "actionReadMore")
+    assert action.toolTip() == "Read on where the last description stopped."
+    action.trigger()
+    qtbot.waitUntil(lambda: heard(spy, "Paragraph 5 of the minutes."), timeout=10_000)
+    assert heard(spy, "Paragraph 1 of the minutes.") and not heard(spy, "Paragraph 6")
+    QTest.qWait(600)  # a second press within 0.4 s is taken for a bounce of the first
+    action.trigger()
+    qtbot.waitUntil(lambda: heard(spy, "That is all the text."), timeout=10_000)
+    assert heard(spy, "Paragraph 7 of the minutes.")
