@@ -1,7 +1,8 @@
 """Real screens for bench_ocr.py: Xvfb at 1920x1080 with the Openbox window manager and real programs, read by
 SpaceVoice window by window and by the plain ``tesseract`` command on the whole screenshot, side by side.
 
-Columns: median wall seconds; "front CER", the character error rate of the front window's text (or, for a page,
+Columns: median wall seconds; CPU seconds (this process and its tesseract children: what the work costs, whatever
+the machine's load); "front CER", the character error rate of the front window's text (or, for a page,
 its content) in each reading, taken as the best-matching stretch of the reading so that text read before or
 after it (other windows, browser chrome) is not counted against it; "first", whether that stretch starts the
 reading (within its first tenth): what a listener hears first. Table cells are compared without the "Row N:"
@@ -133,8 +134,17 @@ def _tesseract_command(frame: Frame, folder: Path) -> str:
                           text=True, env=env, check=True).stdout
 
 
-def run(runs: int = 3) -> list[tuple[str, str, float, float, bool]]:
-    """(screen, engine, median seconds, front CER, front first) for each screen and engine."""
+def _cpu_seconds() -> float:
+    """CPU time of this process and its finished children (the tesseract runs): on a quiet machine, about the
+    wall time of work that runs on one core at a time, whatever the load here."""
+    import resource
+
+    own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
+
+
+def run(runs: int = 3) -> list[tuple[str, str, float, float, float, bool]]:
+    """(screen, engine, median seconds, median CPU seconds, front CER, front first) per screen and engine."""
     from engine.text import TextReader, read_text
     from engine.text.onnx_ocr import OnnxOcrBackend
     from engine.text.second_opinion import SecondOpinion
@@ -150,30 +160,32 @@ def run(runs: int = 3) -> list[tuple[str, str, float, float, bool]]:
     if (ppocr / "ch_PP-OCRv4_rec_infer.onnx").is_file():
         checked = TextReader(TesseractBackend(), SecondOpinion(OnnxOcrBackend(ppocr, device="cpu", threads=1)))
         engines.append(("ours + PP-OCR words", lambda frame: read_text(frame, checked).text))
-    rows: list[tuple[str, str, float, float, bool]] = []
+    rows: list[tuple[str, str, float, float, float, bool]] = []
     for screen in screens:
         times: dict[str, list[float]] = {name: [] for name, _ in engines}
+        cpu: dict[str, list[float]] = {name: [] for name, _ in engines}
         texts: dict[str, str] = {name: work(screen.frame) for name, work in engines}  # warm-up
         for _ in range(runs):
             for name, work in engines:
-                start = time.perf_counter()
+                start, start_cpu = time.perf_counter(), _cpu_seconds()
                 texts[name] = work(screen.frame)
                 times[name].append(time.perf_counter() - start)
+                cpu[name].append(_cpu_seconds() - start_cpu)
         for name, _ in engines:
             text = _untable(texts[name]) if screen.table else texts[name]
             cer, end = semiglobal_cer(screen.expected, text)
             start_at = max(0, end - len(" ".join(screen.expected.split())))
             first = start_at <= 0.1 * len(" ".join(text.split())) + 40
-            rows.append((screen.name, name, statistics.median(times[name]), cer, first))
+            rows.append((screen.name, name, statistics.median(times[name]), statistics.median(cpu[name]), cer, first))
         print(f"  measured {screen.name}", flush=True)
     return rows
 
 
-def print_table(rows: list[tuple[str, str, float, float, bool]]) -> None:
+def print_table(rows: list[tuple[str, str, float, float, float, bool]]) -> None:
     """The side-by-side table, with each engine's time over the tesseract command's on the same screen."""
-    reference = {screen: seconds for screen, name, seconds, _, _ in rows if name == "tesseract command"}
+    reference = {screen: seconds for screen, name, seconds, *_ in rows if name == "tesseract command"}
     print("\nReal screens at 1920x1080 (Xvfb + Openbox); ratio = time / tesseract command on the same screen")
-    print(f"{'screen':<22}{'engine':<23}{'seconds':>9}{'ratio':>7}{'front CER':>11}{'first':>7}")
-    for screen, name, seconds, cer, first in rows:
-        print(f"{screen:<22}{name:<23}{seconds:>9.3f}{seconds / reference[screen]:>7.2f}{cer:>11.1%}"
+    print(f"{'screen':<22}{'engine':<23}{'seconds':>9}{'cpu s':>7}{'ratio':>7}{'front CER':>11}{'first':>7}")
+    for screen, name, seconds, cpu, cer, first in rows:
+        print(f"{screen:<22}{name:<23}{seconds:>9.3f}{cpu:>7.2f}{seconds / reference[screen]:>7.2f}{cer:>11.1%}"
               f"{'yes' if first else 'no':>7}")

@@ -12,11 +12,12 @@ it when:
   A paragraph of two lines, the second short, is left as two lines.
 
 A word hyphenated across the break ("docu-" + "ment") is joined without its hyphen when the next line goes on in
-lower case. Terminals are never joined (each line there is its own).
+lower case. Terminals and table rows are never joined (each line there is its own).
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 
 from engine.describe import TextLine
@@ -25,6 +26,7 @@ MAX_GAP = 0.8
 FULL_LINE = 0.7
 MARGIN_SHARE = 0.9
 _ENDS = (".", "!", "?", ":", ";", "…")
+_TABLE_ROW = re.compile(r"(Columns|Row \d+): ")
 
 
 def join_paragraphs(lines: Sequence[TextLine]) -> list[str]:
@@ -43,6 +45,8 @@ def join_paragraphs(lines: Sequence[TextLine]) -> list[str]:
 
 
 def _continues(previous: TextLine, line: TextLine, width: int) -> bool:
+    if _TABLE_ROW.match(previous.text) or _TABLE_ROW.match(line.text):
+        return False  # a table's rows (`engine.text.table`) are each said on their own
     px, py, pw, ph = previous.box
     x, y, _, h = line.box
     height = max(ph, h)

@@ -36,11 +36,14 @@ def test_table_is_read_row_by_row_with_its_header() -> None:
     # Cells share each row's top edge; the columns hold short cells of varying width.
     rows = [("Directive", "Meaning", "Example"), ("%a", "Weekday as a name.", "Sun, Mon"),
             ("%d", "Day of the month as a zero-padded number.", "01, 02, 31"), ("%Y", "Year.", "2026")]
-    cells = [line(text, x, 100 + 30 * r, len(text) * 9) for r, row in enumerate(rows)
+    cells = [line(text, x, 100 + 22 * r, len(text) * 9) for r, row in enumerate(rows)
              for text, x in zip(row, (40, 200, 640), strict=True)]
-    assert [item.text for item in reading_order(cells[::-1])] == [
+    ordered = reading_order(cells[::-1])
+    assert [item.text for item in ordered] == [
         "Columns: Directive, Meaning, Example", "Row 1: %a, Weekday as a name., Sun, Mon",
         "Row 2: %d, Day of the month as a zero-padded number., 01, 02, 31", "Row 3: %Y, Year., 2026"]
+    # Each row is said on its own, never run into the next as a wrapped paragraph.
+    assert join_paragraphs(ordered) == [item.text for item in ordered]
 
 
 def test_two_columns_of_prose_are_not_a_table() -> None:

@@ -257,7 +257,9 @@ def test_an_html_table_in_chromium_is_read_row_by_row_with_its_header(desktop: s
         pytest.skip("Chromium is not installed (scripts/bootstrap.sh installs it)")
     rows = "".join(f"<tr><td>{a}</td><td>{b}</td><td>{c}</td></tr>" for a, b, c in TABLE_ROWS)
     frame = _browser_frame(tmp_path, TABLE_PAGE.replace("{rows}", rows), "Format codes")
-    _, front = front_text(frame, reader)
+    text, front = front_text(frame, reader)
+    # What is printed and spoken says each row on its own line (never run together as a paragraph).
+    assert all(f"\nRow {n}: " in text for n in range(1, 6)) and "\nColumns: " in text, text
     said = [line for line in front.splitlines() if line.startswith(("Columns:", "Row "))]
     expected = ["Columns: Directive, Meaning, Example",
                 *(f"Row {n}: {a}, {b}, {c}" for n, (a, b, c) in enumerate(TABLE_ROWS, 1))]
