@@ -1,6 +1,11 @@
 """Benchmark: SpaceVoice's text reader against the plain ``tesseract`` command on the same screenshots.
 
-    .venv/bin/python benchmarks/bench_ocr.py [--runs 3] [--no-onnx] [--keep DIR]
+    .venv/bin/python benchmarks/bench_ocr.py [--runs 3] [--no-onnx] [--keep DIR] [--no-screens | --screens-only]
+
+Then, unless ``--no-screens``, the real screens of benchmarks/ocr_screens.py (a dialog over a photo wallpaper,
+``ls -la`` and a man page in xterm, an HTML table and a wrapped paragraph in Chromium, a dialog over the browser;
+Xvfb at 1920x1080 with Openbox) read by us window by window and by the ``tesseract`` command on the whole
+screenshot: time, the front window's character error rate, and whether it is read first.
 
 Renders a realistic screen (a documentation page with a sidebar, headings, paragraphs, a code block and a
 two-column section) in headless Chromium at 1280x800 and 1920x1080, then times, on each picture:
@@ -38,6 +43,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "benchmarks"))
 
 from engine import privacy as _privacy  # noqa: E402, F401 - first: onnxruntime's telemetry off before it loads
 
@@ -130,7 +136,11 @@ def main() -> int:
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--no-onnx", action="store_true", help="skip the ONNX reader")
     parser.add_argument("--keep", type=Path, help="keep the screenshots in this folder")
+    parser.add_argument("--no-screens", action="store_true", help="skip the real window-by-window screens")
+    parser.add_argument("--screens-only", action="store_true", help="only the real window-by-window screens")
     args = parser.parse_args()
+    if args.screens_only:
+        return _screens(args.runs)
 
     from engine.capture import load_image
     from engine.text import TextReader
@@ -183,6 +193,16 @@ def main() -> int:
     print(f"{'screen':<11}{'engine':<20}{'seconds':>9}{'cpu s':>8}{'ratio':>8}{'words':>8}")
     for label, name, seconds, cpu, ratio, found in rows:
         print(f"{label:<11}{name:<20}{seconds:>9.3f}{cpu:>8.2f}{ratio:>8.2f}{found:>8.0%}")
+    print(f"\nmachine: {os.cpu_count()} CPUs, load average {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}")
+    return 0 if args.no_screens else _screens(args.runs)
+
+
+def _screens(runs: int) -> int:
+    """The real screens (benchmarks/ocr_screens.py): ours window by window vs the tesseract command."""
+    import ocr_screens
+
+    ocr_screens.print_table(ocr_screens.run(runs))
+    load = os.getloadavg()
     print(f"\nmachine: {os.cpu_count()} CPUs, load average {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}")
     return 0
 

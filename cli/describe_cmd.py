@@ -59,6 +59,7 @@ def run(args: argparse.Namespace) -> int:
     from engine.describe import Stages, describe_frame
     from engine.pipeline import load_stages
     from engine.settings import Settings
+    from engine.text.continuation import keep_unread, unread_after_summary
 
     settings = Settings.load()
     frame, capture_ms = capture_from_args(args, settings)
@@ -68,6 +69,8 @@ def run(args: argparse.Namespace) -> int:
     notice = capture_notice(frame)  # type: ignore[arg-type]
     if notice is not None:  # the window asked for was not there: say what was described instead
         description = replace(description, spoken=f"{notice} {description.spoken}")
+    # What the summary left unsaid, for "read more"; an earlier screen's text is never read on after this one.
+    keep_unread(unread_after_summary(description.text, frame) if description.text else [])  # type: ignore[arg-type]
     if args.json:
         print(json.dumps(description.to_json(), ensure_ascii=False))
     else:

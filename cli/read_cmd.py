@@ -18,6 +18,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     parser.add_argument("--no-speech", action="store_true", help="only print, do not speak")
     parser.add_argument("--out", metavar="FILE.wav", type=Path, help="write the speech to a WAV file instead")
     add_copy_argument(parser)
+    parser.add_argument("--continue", dest="more", action="store_true",
+                        help="read on where the last description stopped ('... and N more lines')")
     parser.set_defaults(func=run)
 
 
@@ -28,6 +30,13 @@ def run(args: argparse.Namespace) -> int:
     from engine.text import load_text_stage, read_text
 
     settings = Settings.load()
+    if args.more:
+        from engine.text.continuation import read_more
+
+        said = read_more()
+        print(said, flush=True)
+        speak_if_asked(args, settings, said)
+        return 0
     frame, _ = capture_from_args(args, settings)
     blank = frame.blank_reason()  # type: ignore[attr-defined]
     if blank is not None:

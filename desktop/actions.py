@@ -47,6 +47,8 @@ ACTIONS: tuple[Action, ...] = (
            "Read the text on the screen aloud."),
     Action("repeat", "&Repeat last", "actionRepeat", "hotkey_repeat", "repeat_last",
            "Say the last description again."),
+    Action("read-more", "Read &more", "actionReadMore", "hotkey_read_more", "read_more",
+           "Read on where the last description stopped."),
     Action("stop", "St&op speaking", "actionStop", "hotkey_stop", "stop", "Stop speaking and cancel any work."),
     Action("show-results", "Show r&esults", "actionShowResults", "hotkey_show_results", "show_results",
            "Show every result of this session, newest first, as text."),

@@ -190,6 +190,11 @@ class SpaceVoiceApp(QObject):
     def copy_last_result(self) -> None:
         """Put the last result on the clipboard."""
         self.results.copy_last()
+    def read_more(self) -> None:
+        """Say the next part of the text the last description stopped at ("... and 84 more lines")."""
+        from engine.text.continuation import read_more
+
+        self.messages.result(read_more())
 
     def show_settings(self) -> None:
         """Open the settings dialog (one at a time)."""

@@ -8,7 +8,7 @@ from collections.abc import Callable
 from typing import Any
 
 # The recogniser calls the worker fences with gate checks, so Stop takes effect between them.
-_FENCED_CALLS = frozenset({"caption", "identify", "read"})
+_FENCED_CALLS = frozenset({"caption", "identify", "read", "read_frame"})
 
 
 class Cancelled(BaseException):

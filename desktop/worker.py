@@ -253,7 +253,10 @@ class EngineWorker(QObject):
         description = describe_frame(frame, self._fenced(stages, request_id), capture_ms=capture_ms)
         log.debug("timings %s", description.timings_ms)
         from engine.capture.source import capture_notice
+        from engine.text.continuation import keep_unread, unread_after_summary
 
+        # What the summary left unsaid, for "Read more"; an earlier screen's text is never read on after this one.
+        keep_unread(unread_after_summary(description.text, frame) if description.text else [])
         notice = capture_notice(frame)  # the window asked for was not there: say what was described instead
         return f"{notice} {description.spoken}" if notice else str(description.spoken)
 

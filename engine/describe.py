@@ -160,7 +160,7 @@ def describe_frame(frame: Frame, stages: Stages | None = None, *, capture_ms: fl
     people: Sequence[PersonSeen] = ()
     lines: Sequence[TextLine] = ()
     if stages.text is not None:
-        lines = _run("text", timings, warnings, lambda: stages.text.read(frame.image)) or ()
+        lines = _run("text", timings, warnings, lambda: _read_text(stages.text, frame)) or ()
     if stages.captioner is not None:
         caption = _run("caption", timings, warnings, lambda: stages.captioner.caption(frame.image))
     if stages.faces is not None:
@@ -178,6 +178,12 @@ def describe_frame(frame: Frame, stages: Stages | None = None, *, capture_ms: fl
         timings_ms=timings,
         caption_confidence=caption.confidence if caption else None,
     )
+
+
+def _read_text(stage: TextStage, frame: Frame) -> Sequence[TextLine]:
+    """Window by window where the stage can (`engine.text.TextReader.read_frame`), else the whole picture."""
+    read_frame = getattr(stage, "read_frame", None)
+    return read_frame(frame) if read_frame is not None else stage.read(frame.image)
 
 
 def _run(stage: str, timings: dict[str, float], warnings: list[str], work: Any) -> Any:
@@ -216,12 +222,38 @@ def compose_spoken(
         if not contradicted and not (text_leads and caption.confidence < HEDGE_BELOW):
             parts.append(caption_sentence(caption))
     if people and stages.faces is not None:
-        parts.append(stages.faces.summarize(people))
+        # On a screen whose windows are known, a face where no window is drawn is in the desktop picture, not a
+        # person near the user.
+        pictured = [p for p in people if frame.windows is not None and _on_desktop(frame, p)]
+        near = [p for p in people if p not in pictured]
+        if near:
+            parts.append(stages.faces.summarize(near))
+        if pictured:
+            parts.append(desktop_picture_sentence(pictured))
     if text_summary is not None and not text_summary.dominates:
         parts.append(text_summary.spoken)
     if not parts:
         parts.append("I can't tell what is in this picture." if not warnings else warnings[0])
     return " ".join(p.strip() for p in parts if p.strip())
+
+
+def _on_desktop(frame: Frame, person: PersonSeen) -> bool:
+    from engine.frames import window_at
+
+    x, y, width, height = person.box
+    return window_at(frame.windows or (), x + width / 2, y + height / 2) is None
+
+
+def desktop_picture_sentence(people: Sequence[PersonSeen]) -> str:
+    """Faces on the desktop picture: "In the desktop picture: Mia and two people I don't know." """
+    names = list(dict.fromkeys(p.name for p in people if p.name))
+    strangers = sum(1 for p in people if not p.name)
+    if strangers:
+        from engine.faces.placement import count_words
+
+        names.append("someone I don't know" if strangers == 1 else f"{count_words(strangers)} people I don't know")
+    said = names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
+    return f"In the desktop picture: {said}."
 
 
 def caption_sentence(caption: Caption) -> str:

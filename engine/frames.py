@@ -16,6 +16,35 @@ BLANK_STD_THRESHOLD = 2.0
 
 
 @dataclass(frozen=True)
+class ScreenWindow:
+    """One window on a captured screen, as the window manager stacks it.
+
+    Attributes:
+        title: the window's title (``_NET_WM_NAME`` / ``WM_NAME`` on X11, the caption on Windows).
+        box: (x, y, width, height) of the whole window, frame and title bar included, in the frame's pixels.
+        app: the program's class (``WM_CLASS`` on X11: ``XTerm``, ``Chromium``, ``Zenity``), "" where unknown.
+        focused: whether it has the keyboard focus (the active window).
+        content: (x, y, width, height) of what the program draws, without the window manager's frame; ``None``
+            where the frame is not known apart (then the whole box).
+    """
+
+    title: str
+    box: tuple[int, int, int, int]
+    app: str = ""
+    focused: bool = False
+    content: tuple[int, int, int, int] | None = None
+
+
+def window_at(windows: tuple[ScreenWindow, ...], x: float, y: float) -> ScreenWindow | None:
+    """The front-most of ``windows`` (listed front to back) that covers the point, ``None`` on the desktop."""
+    for window in windows:
+        left, top, width, height = window.box
+        if left <= x < left + width and top <= y < top + height:
+            return window
+    return None
+
+
+@dataclass(frozen=True)
 class Frame:
     """An RGB picture and its origin.
 
@@ -25,6 +54,10 @@ class Frame:
         captured_at: wall-clock time of capture (``time.time()``).
         window_title: title of the captured window, where known.
         origin: where the pixels came from: a file path, ``"monitor 1"``, ``"camera 0"``. Treat as private.
+        windows: for a screen, its windows front to back as the window manager stacks them; ``None`` where no
+            window list is known (Wayland, no window manager, an image file): then the text is found by region.
+        focus: the focused control from the accessibility tree, as said ("Focus: Name, text field,
+            report.txt."), where one is known.
     """
 
     image: np.ndarray
@@ -32,6 +65,8 @@ class Frame:
     captured_at: float = field(default_factory=time.time)
     window_title: str | None = None
     origin: str | None = None
+    windows: tuple[ScreenWindow, ...] | None = None
+    focus: str | None = None
 
     @property
     def width(self) -> int:

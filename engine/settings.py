@@ -44,6 +44,8 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("hotkey_describe_webcam", str, "<ctrl>+<alt>+<shift>+c", "Describe what the webcam sees.", group="Hotkeys"),
     Setting("hotkey_read_text", str, "<ctrl>+<alt>+<shift>+t", "Read the text on the screen.", group="Hotkeys"),
     Setting("hotkey_repeat", str, "<ctrl>+<alt>+<shift>+r", "Repeat the last description.", group="Hotkeys"),
+    Setting("hotkey_read_more", str, "<ctrl>+<alt>+<shift>+m", "Read on where the last description stopped.",
+            group="Hotkeys"),
     Setting("hotkey_stop", str, "<ctrl>+<alt>+<shift>+s", "Stop speaking at once.", group="Hotkeys"),
     Setting("hotkey_show_results", str, "<ctrl>+<alt>+<shift>+v", "Show the results window.", group="Hotkeys"),
     Setting("hotkey_copy_last", str, "<ctrl>+<alt>+<shift>+y", "Copy the last result to the clipboard.",

@@ -17,6 +17,8 @@ SYSTEM_PACKAGES=(
   speech-dispatcher speech-dispatcher-espeak-ng at-spi2-core   # speaking through the screen reader's server; the a11y bus
   python3-pyatspi                                          # the accessibility test's AT-SPI client (system Python)
   chromium fonts-dejavu-core                               # a web page to screenshot in the OCR tests (~290 MB)
+  openbox feh zenity man-db                                # a real window manager, photo wallpaper, GTK dialogs, a man page (window-by-window OCR tests)
+  dbus at-spi2-core libatk-adaptor                         # a real accessibility bus (AT-SPI) for the focused-control tests
 )
 
 missing=()

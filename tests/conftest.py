@@ -18,7 +18,8 @@ import pytest
 os.environ["ORT_DISABLE_TELEMETRY"] = "1"
 
 ROOT = Path(__file__).resolve().parent.parent
-SHARED = ROOT.parent / "shared"
+# SPACEVOICE_SHARED: the shared folder where it is not beside the checkout (worktrees one level deeper).
+SHARED = Path(os.environ.get("SPACEVOICE_SHARED") or ROOT.parent / "shared")
 
 
 @pytest.fixture(autouse=True)

@@ -38,6 +38,11 @@ def _check_display() -> None:
 
 
 def _grab(region: dict[str, int] | None, monitor: int | None) -> np.ndarray:
+    return _grab_area(region, monitor)[0]
+
+
+def _grab_area(region: dict[str, int] | None, monitor: int | None) -> tuple[np.ndarray, tuple[int, int, int, int]]:
+    """The pixels and the area they cover on the virtual desktop (left, top, width, height)."""
     import mss
 
     _check_display()
@@ -51,7 +56,8 @@ def _grab(region: dict[str, int] | None, monitor: int | None) -> np.ndarray:
         log.debug("screen grab failed", exc_info=True)
         raise _no_display_error() from error
     # mss gives BGRA; drop alpha and reorder to RGB.
-    return np.asarray(shot, dtype=np.uint8)[:, :, 2::-1]
+    area = (int(target["left"]), int(target["top"]), int(target["width"]), int(target["height"]))
+    return np.asarray(shot, dtype=np.uint8)[:, :, 2::-1], area
 
 
 def list_monitors() -> list[Region]:
@@ -67,12 +73,26 @@ def list_monitors() -> list[Region]:
 
 
 def capture_screen(monitor: int | str | None = None) -> Frame:
-    """Capture the whole desktop (``None``), monitor number ``monitor`` (from 1), or ``"mouse"``."""
+    """Capture the whole desktop (``None``), monitor number ``monitor`` (from 1), or ``"mouse"``.
+
+    The frame carries the windows on it, front to back, where the window manager lists them
+    (`engine.capture.windows`), so the text can be read window by window.
+    """
+    from engine.capture.windows import list_windows
+
     if monitor == "mouse":
         monitor = monitor_under_mouse()
-    image = _grab(None, int(monitor) if monitor is not None else 0)
+    image, area = _grab_area(None, int(monitor) if monitor is not None else 0)
     origin = f"monitor {monitor}" if monitor else "all monitors"
-    return make_frame(image, "screen", origin=origin)
+    return make_frame(image, "screen", origin=origin, windows=list_windows(area), focus=_focus())
+
+
+def _focus() -> str | None:
+    """The focused control, said, from the accessibility tree (`engine.capture.focus`)."""
+    from engine.capture.focus import focused_control
+
+    control = focused_control()
+    return control.spoken or None if control is not None else None
 
 
 def monitor_under_mouse() -> int:
@@ -119,7 +139,7 @@ def capture_window() -> Frame:
         return make_frame(frame.image, "window", origin="all monitors")  # said: engine.capture.source
     region, title = found
     image = _grab({"left": region.left, "top": region.top, "width": region.width, "height": region.height}, None)
-    return make_frame(image, "window", window_title=title, origin="active window")
+    return make_frame(image, "window", window_title=title, origin="active window", focus=_focus())
 
 
 def _active_window() -> tuple[Region, str] | None:

@@ -83,8 +83,14 @@ def choose_backend(settings: Settings | None = None) -> OcrBackend:
 
 
 def load_text_stage(settings: Settings | None = None) -> TextReader:
-    """The text stage for `engine.describe`: a `TextReader` over the chosen backend."""
-    return TextReader(choose_backend(settings))
+    """The text stage for `engine.describe`: a `TextReader` over the chosen backend, with the PP-OCR recogniser
+    as a second opinion on Tesseract's doubtful words where its models are installed."""
+    backend = choose_backend(settings)
+    if backend.name != "tesseract":
+        return TextReader(backend)
+    from engine.text.second_opinion import SecondOpinion
+
+    return TextReader(backend, SecondOpinion.if_installed(settings))
 
 
 @dataclass(frozen=True)
@@ -104,13 +110,22 @@ class ReadResult:
 
 
 def read_text(frame: Frame, stage: TextReader | None = None, settings: Settings | None = None) -> ReadResult:
-    """Read all the text in ``frame`` (the "Read text" action and ``main.py read``).
+    """Read all the text in ``frame`` (the "Read text" action and ``main.py read``): window by window, front
+    window first, each under its title, when the frame knows its windows; else the whole picture by region.
 
     Raises `engine.errors.InputError` for a blank frame or text in a script no installed pack reads.
     """
     stage = stage or load_text_stage(settings)
-    lines = stage.read(frame.image)
-    return ReadResult(tuple(lines), full_text(lines), tuple(stage.notes))
+    if frame.windows is None:
+        lines = stage.read(frame.image)
+        return ReadResult(tuple(lines), full_text(lines), tuple(stage.notes))
+    from engine.text.by_window import group_by_window
+    from engine.text.summary import windows_text
+
+    lines = stage.read_frame(frame)
+    text = windows_text(group_by_window(lines, frame.windows))
+    # The focused control, from the accessibility tree, is said first.
+    return ReadResult(tuple(lines), f"{frame.focus}\n{text}" if frame.focus else text, tuple(stage.notes))
 
 
 __all__ = ["BACKENDS", "ReadResult", "TextReader", "choose_backend", "load_text_stage", "read_text"]

@@ -10,8 +10,9 @@ OCR engines see rows of ink. A page with two columns, a dialog with buttons side
    two-column section stays two columns even where one column has a blank row.
 3. Rows at a group's start or end that sit on one side of the gutter only, set apart by more space than any gap
    between the rows spanning both columns, are a heading or a footer, not part of a column (`_trim`).
-4. A group with a gutter is read column by column, each column ordered the same way; other groups row by row,
-   each row left to right.
+4. A group with a gutter is read column by column, each column ordered the same way, unless it is a table
+   (`engine.text.table`: short cells aligned across rows), which is read row by row with its header; other groups
+   row by row, each row left to right.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from engine.describe import TextLine
+from engine.text.table import looks_like_table, table_lines
 
 # A gap between two words wider than this many line heights separates two columns, not two words.
 GAP_FACTOR = 2.5
@@ -90,7 +92,9 @@ def _order(lines: list[TextLine], gutter: float) -> list[TextLine]:
     ordered: list[TextLine] = []
     for group in _group_rows(rows, gutter):
         columns = _split_columns([line for row in group for line in row], gutter)
-        if len(group) > 1 and len(columns) > 1:
+        if len(group) > 1 and len(columns) > 1 and looks_like_table(group, columns):
+            ordered.extend(table_lines(group, columns))
+        elif len(group) > 1 and len(columns) > 1:
             ordered.extend(line for column in columns for line in _order(column, gutter))
         else:
             # No gutter: rows top to bottom, each row left to right.

@@ -164,8 +164,9 @@ class OnnxOcrBackend:
         probability = self._det.run(None, {self._det.get_inputs()[0].name: tensor})[0][0, 0]
         return boxes_from_map(probability, (width, height))
 
-    def recognise_crops(self, crops: list[np.ndarray]) -> list[tuple[str, float]]:
-        """Text and confidence (mean probability of the kept characters) of each cropped line."""
+    def recognise_crops(self, crops: list[np.ndarray], min_width: int = REC_MIN_WIDTH) -> list[tuple[str, float]]:
+        """Text and confidence (mean probability of the kept characters) of each cropped line. ``min_width``:
+        the narrowest input; single words read as well at 64 as at 320, in a fifth of the time."""
         import cv2
 
         self._load()
@@ -174,7 +175,7 @@ class OnnxOcrBackend:
         for start in range(0, len(order), REC_BATCH):
             batch = order[start:start + REC_BATCH]
             ratios = [crops[i].shape[1] / max(1, crops[i].shape[0]) for i in batch]
-            width = max(REC_MIN_WIDTH, math.ceil(REC_HEIGHT * max(ratios)))
+            width = max(min_width, math.ceil(REC_HEIGHT * max(ratios)))
             tensor = np.zeros((len(batch), 3, REC_HEIGHT, width), dtype=np.float32)
             for row, (index, ratio) in enumerate(zip(batch, ratios, strict=True)):
                 fitted = min(width, max(1, math.ceil(REC_HEIGHT * ratio)))

@@ -18,7 +18,8 @@ from engine.describe import TextLine, TextSummary
 from engine.errors import InputError
 from engine.frames import Frame, blank_reason
 from engine.text.backend import OcrBackend
-from engine.text.layout import Word, line_height, reading_order, split_wide_gaps
+from engine.text.layout import Word, join_words, line_height, reading_order, split_wide_gaps
+from engine.text.second_opinion import SecondOpinion
 from engine.text.summary import caption_contradicts_text, summarize_lines
 
 log = logging.getLogger(__name__)
@@ -37,6 +38,10 @@ LINE_CONFIDENCE = 0.35
 # Below this, a word of at most three letters or digits at either end of a line is a scrap of a picture
 # (measured: scraps of a photo wallpaper next to a dialog 0.00-0.33; the dialog's own words 0.72-0.97).
 SCRAP_CONFIDENCE = 0.5
+# A line with a word under this confidence is read again on its own (`reread_doubtful_lines`).
+REREAD_BELOW = 0.5
+MAX_REREADS = 6
+REREAD_ACCEPT = 0.75
 _ALNUM = re.compile(r"\w", re.UNICODE)
 _CASE_FLIP = re.compile(r"[a-z][A-Z]")
 # Lines and frames drawn around widgets; spoken, they are only noise ("vertical bar Save vertical bar").
@@ -99,11 +104,50 @@ def looks_garbled(text: str) -> bool:
     return flipped >= max(1, len(words) / 3)
 
 
+def reread_doubtful_lines(backend: OcrBackend, gray: np.ndarray, lines: list[list[Word]], *,
+                          whole_rows: bool = False) -> list[list[Word]]:
+    """Read again, alone, each line holding a word the engine doubts (under `REREAD_BELOW`), and keep the new
+    reading where the engine is surer of it (at most `MAX_REREADS` lines, the most doubtful first).
+
+    Read with the whole page, a terminal's ``drwx------`` came out as ``------`` at confidence 0 (and was
+    dropped); read as one line it is ``drwx------``. ``whole_rows``: the line's whole row is read (a terminal,
+    where nothing else shares a row); otherwise the line's span widened by a few line heights.
+    """
+    read_line = getattr(backend, "recognise_line", None)
+    if read_line is None:
+        return lines
+    doubtful = sorted((min(w.confidence for w in line), index) for index, line in enumerate(lines) if line)
+    doubtful = [(low, index) for low, index in doubtful if low < REREAD_BELOW][:MAX_REREADS]
+    result = list(lines)
+    for _, index in doubtful:
+        words = lines[index]
+        top = min(w.box[1] for w in words)
+        bottom = max(w.box[1] + w.box[3] for w in words)
+        height = bottom - top
+        left = 0 if whole_rows else max(0, min(w.box[0] for w in words) - 4 * height)
+        right = gray.shape[1] if whole_rows else min(gray.shape[1], max(w.box[0] + w.box[2] for w in words)
+                                                     + 4 * height)
+        top, bottom = max(0, top - height // 3), min(gray.shape[0], bottom + height // 3)
+        again = [Word(w.text, (w.box[0] + left, w.box[1] + top, w.box[2], w.box[3]), w.confidence)
+                 for w in read_line(gray[top:bottom, left:right])]
+        # Only a confident new reading replaces the old: re-read, Russian text read as Latin only grew surer of
+        # its nonsense (0.2 -> 0.45), which would have kept lines that are dropped as misreads.
+        if again and _mean_word_confidence(again) >= max(REREAD_ACCEPT, _mean_word_confidence(words)):
+            result[index] = again
+    return result
+
+
+def _mean_word_confidence(words: Sequence[Word]) -> float:
+    return sum(w.confidence for w in words) / len(words)
+
+
 class TextReader:
     """The text stage behind `engine.describe.TextStage`, reading with one `OcrBackend`."""
 
-    def __init__(self, backend: OcrBackend) -> None:
+    def __init__(self, backend: OcrBackend, second_opinion: SecondOpinion | None = None) -> None:
         self.backend = backend
+        # Reads the words the backend doubts again (`engine.text.second_opinion`), where installed.
+        self.second_opinion = second_opinion
         # Said after the text (by `summarize` and `engine.text.read_text`): text that could not be read and why.
         self.notes: list[str] = []
 
@@ -112,8 +156,29 @@ class TextReader:
         """The backend's name (``tesseract``, ``onnx``)."""
         return self.backend.name
 
-    def read(self, image: np.ndarray) -> list[TextLine]:
-        """The lines of text in ``image`` (RGB uint8), in reading order, boxes in the picture's own pixels.
+    def read_frame(self, frame: Frame) -> list[TextLine]:
+        """The lines of ``frame``: window by window, front window first, when the frame knows its windows
+        (`engine.text.by_window`; the desktop picture is never read), else the whole picture by region."""
+        if frame.windows is None:
+            return self.read(frame.image)
+        from engine.text.by_window import read_windows
+
+        notes: list[str] = []
+
+        def read_picture(gray: np.ndarray, terminal: bool) -> list[TextLine]:
+            lines = self.read(gray, grid=terminal)
+            notes.extend(note for note in self.notes if note not in notes)
+            return lines
+
+        windows = read_windows(frame, read_picture)
+        self.notes = notes
+        return [line for window in windows for line in window.lines]
+
+    def read(self, image: np.ndarray, *, grid: bool = False) -> list[TextLine]:
+        """The lines of text in ``image`` (RGB or grey uint8), in reading order, boxes in the picture's own pixels.
+
+        ``grid``: the picture is a terminal, a grid of lines: read line by line (Tesseract's single-block mode),
+        top to bottom, never cut into columns.
 
         Raises `InputError` for a blank picture, and for one whose only text is in a script no installed language
         pack reads (saying which pack to install).
@@ -125,19 +190,29 @@ class TextReader:
         if blank is not None:
             raise InputError(blank, "There is no text to read.")
         gray, scale = prepare(image)
-        engine_lines = self.backend.recognise(gray)
+        recognise = getattr(self.backend, "recognise_lines", self.backend.recognise) if grid \
+            else self.backend.recognise
+        engine_lines = recognise(gray)
+        if grid:
+            # On pages the second opinion checks doubtful words; a terminal's rows are re-read whole.
+            engine_lines = reread_doubtful_lines(self.backend, gray, engine_lines, whole_rows=True)
+        if self.second_opinion is not None:
+            engine_lines = self.second_opinion.check(gray, engine_lines)
         lines: list[TextLine] = []
         dropped: list[TextLine] = []
         cleaned = [trim_doubtful_edges(clean_words(engine_line)) for engine_line in engine_lines]
         height = line_height(cleaned)
         for words in cleaned:
-            for piece in split_wide_gaps(words, height):
+            pieces = [join_words(words)] if grid and words else split_wide_gaps(words, height)
+            for piece in pieces:
                 if piece.confidence < LINE_CONFIDENCE and looks_garbled(piece.text):
                     dropped.append(piece)
                     continue
                 lines.append(_rescale(piece, scale))
         log.debug("read %d lines (%d dropped as misreads)", len(lines), len(dropped))
         self._check_script(gray, engine_lines, lines, dropped)
+        if grid:
+            return sorted(lines, key=lambda line: (line.box[1], line.box[0]))
         return reading_order(lines)
 
     def _check_script(self, gray: np.ndarray, engine_lines: list[list[Word]], lines: list[TextLine],

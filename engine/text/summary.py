@@ -21,9 +21,13 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from engine.describe import TextLine, TextSummary
 from engine.frames import Frame
+
+if TYPE_CHECKING:
+    from engine.text.by_window import WindowText
 
 SCREEN_CHARS = 20
 PHOTO_CHARS = 200
@@ -77,6 +81,13 @@ def headings(lines: Sequence[TextLine]) -> list[TextLine]:
 
 def summarize_lines(lines: Sequence[TextLine], frame: Frame) -> TextSummary:
     """The sentences about the text: leading ones when text dominates, else a short "It says"."""
+    if frame.windows:
+        from engine.text.by_window import group_by_window
+
+        summary = summarize_windows(group_by_window(lines, frame.windows))
+        if frame.focus:  # the focused control, from the accessibility tree, first
+            return TextSummary(f"{frame.focus} {summary.spoken}".strip(), True)
+        return summary
     if not lines:
         return TextSummary("", False)
     if not text_dominates(lines, frame):
@@ -105,9 +116,56 @@ def summarize_lines(lines: Sequence[TextLine], frame: Frame) -> TextSummary:
     return TextSummary(" ".join(p for p in parts if p), True)
 
 
-def full_text(lines: Sequence[TextLine]) -> str:
-    """All the text, one line per line, in reading order: what ``read`` prints."""
-    return "\n".join(line.text for line in lines)
+def summarize_windows(windows: Sequence[WindowText]) -> TextSummary:
+    """A screen said window by window: the front window's title and first lines, then each other window's title
+    with its first line. The desktop picture is not text and is never in it."""
+    if not windows:
+        return TextSummary("", False)
+    front, *others = windows
+    parts = [_sentence(f"Front window: {front.window.title.strip() or 'untitled'}")]
+    shown = _first_lines(front.lines)
+    parts.extend(_sentence(line.text) for line in shown)
+    parts.append(_more(len(front.lines) - len(shown)))
+    if others:
+        parts.append("Other windows:")
+        for other in others:
+            title = other.window.title.strip() or "untitled"
+            first = other.lines[0].text if other.lines else ""
+            parts.append(_sentence(f"{title}: {first}" if first and first != title else title))
+    return TextSummary(" ".join(p for p in parts if p), True)
+
+
+def windows_text(windows: Sequence[WindowText]) -> str:
+    """All the text, window by window, front window first, each under its title: what ``read`` prints."""
+    out: list[str] = []
+    for index, window in enumerate(windows):
+        if not window.lines:
+            continue
+        title = window.window.title.strip() or "untitled"
+        from engine.text.by_window import is_terminal
+
+        out.append(_sentence(f"{'Front window' if index == 0 else 'Window'}: {title}"))
+        out.append(full_text(window.lines, grid=is_terminal(window.window)))
+    return "\n".join(out)
+
+
+def _first_lines(lines: Sequence[TextLine]) -> list[TextLine]:
+    first: list[TextLine] = []
+    size = 0
+    for line in lines:
+        if len(first) >= FIRST_LINES or (first and size + len(line.text) > FIRST_CHARS):
+            break
+        first.append(line)
+        size += len(line.text)
+    return first
+
+
+def full_text(lines: Sequence[TextLine], *, grid: bool = False) -> str:
+    """All the text in reading order, one paragraph a line (wrapped lines joined, `engine.text.paragraphs`):
+    what ``read`` prints and speaks. ``grid``: a terminal, one line per line."""
+    from engine.text.paragraphs import join_paragraphs
+
+    return "\n".join(line.text for line in lines) if grid else "\n".join(join_paragraphs(lines))
 
 
 def caption_contradicts_text(caption: str, lines: Sequence[TextLine]) -> bool:

@@ -33,6 +33,10 @@ log = logging.getLogger(__name__)
 # Page segmentation 3 (automatic, with layout analysis) finds scattered screen text best for its cost; 11
 # (sparse) reads the same words but loses the line structure.
 PSM = 3
+# A terminal is one column of lines: mode 4 keeps each row whole (mode 3 cuts ``ls -la`` into columns; mode 6,
+# one uniform block, lost a red "error:" at the start of a line in a dark terminal).
+PSM_LINES = 4
+PSM_SINGLE_LINE = 7
 MAX_WORKERS = 2
 # A strip shorter than this is not worth its own process (start-up and layout analysis cost ~50 ms each).
 MIN_STRIP_HEIGHT = 240
@@ -140,8 +144,16 @@ class TesseractBackend:
             results = list(pool.map(lambda strip: self._run(gray[strip[0]:strip[1]], strip[0]), strips))
         return [line for lines in results for line in lines]
 
-    def _run(self, gray: np.ndarray, top: int) -> list[list[Word]]:
-        args = [self.command, "stdin", "stdout", "--psm", str(PSM), "-l", self.languages, "tsv"]
+    def recognise_lines(self, gray: np.ndarray) -> list[list[Word]]:
+        """The words of ``gray`` read as one block of lines (a terminal): rows are never cut into columns."""
+        return self._run(gray, 0, PSM_LINES)
+
+    def recognise_line(self, gray: np.ndarray) -> list[Word]:
+        """The words of ``gray`` read as a single line of text (a line read again on its own)."""
+        return [word for line in self._run(gray, 0, PSM_SINGLE_LINE) for word in line]
+
+    def _run(self, gray: np.ndarray, top: int, psm: int = PSM) -> list[list[Word]]:
+        args = [self.command, "stdin", "stdout", "--psm", str(psm), "-l", self.languages, "tsv"]
         environment = {**os.environ, "OMP_THREAD_LIMIT": "1"}
         try:
             result = subprocess.run(args, input=to_pgm(gray), capture_output=True, timeout=RUN_TIMEOUT_S,

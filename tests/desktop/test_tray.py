@@ -133,3 +133,18 @@ def test_describe_window_without_an_active_window_says_so_in_the_tray(make_app, 
     qtbot.waitUntil(lambda: app.last_spoken is not None, timeout=60_000)
     said = app.last_spoken
     assert said.startswith("There is no active window, so I am describing the whole screen."), said
+def test_tray_read_more_goes_on_where_the_description_stopped(make_app, spy, qtbot):
+    from engine.text.continuation import keep_unread
+
+    app = make_app()
+    # What a description of a long page keeps after its "... and 7 more lines." (as the worker does).
+    keep_unread([f"Paragraph {n} of the minutes." for n in range(1, 8)])
+    action = menu_action(app.tray.menu, "actionReadMore")
+    assert action.toolTip() == "Read on where the last description stopped."
+    action.trigger()
+    qtbot.waitUntil(lambda: heard(spy, "Paragraph 5 of the minutes."), timeout=10_000)
+    assert heard(spy, "Paragraph 1 of the minutes.") and not heard(spy, "Paragraph 6")
+    QTest.qWait(600)  # a second press within 0.4 s is taken for a bounce of the first
+    action.trigger()
+    qtbot.waitUntil(lambda: heard(spy, "That is all the text."), timeout=10_000)
+    assert heard(spy, "Paragraph 7 of the minutes.")

@@ -151,3 +151,10 @@ def test_one_or_two_strips_read_the_same_page(tmp_path: Path) -> None:
     two = read_text(frame, TextReader(TesseractBackend(workers=2))).text
     assert one == two
     assert one.splitlines()[-1] == "Printed by the harbour council."
+
+
+def test_without_a_window_manager_the_screen_is_read_by_region(terminal_frame: Frame, reader: TextReader) -> None:
+    # Bare Xvfb has no EWMH window manager (as Wayland gives no window list): no windows are claimed, and the
+    # whole screen is read by region, as the terminal tests above check.
+    assert terminal_frame.windows is None
+    assert not read_text(terminal_frame, reader).text.startswith("Front window")
