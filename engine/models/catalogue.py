@@ -25,6 +25,7 @@ TASKS: dict[str, str] = {
     "face-recognition": "face recogniser",
     "tts-llm": "voice model",
     "audio-codec": "voice decoder",
+    "vlm": "vision-language model",
 }
 
 # A mirror serves every file at MIRROR/<repo>/resolve/<revision>/<path>, the Hugging Face layout.
