@@ -86,7 +86,7 @@ def build_tiny_smolvlm(folder: Path, *, seed: int = 0) -> Path:
     model.eval().save_pretrained(folder)
     processor.save_pretrained(folder)
     GenerationConfig(bos_token_id=tokenizer.bos_token_id, eos_token_id=[eos, 0], pad_token_id=0,
-                     max_new_tokens=40).save_pretrained(folder)
+                     max_new_tokens=120).save_pretrained(folder)
     return folder
 
 
@@ -128,7 +128,9 @@ def teach_answer(model: Any, processor: Any, answer: str, eos: int, steps: int =
             features = inner.get_image_features(inputs["pixel_values"], inputs["pixel_attention_mask"])
         ids = torch.cat([inputs["input_ids"], torch.tensor([target])], dim=1)
         batches.append((ids, features, inputs["input_ids"].shape[1]))
-    optimiser = torch.optim.Adam([*inner.text_model.parameters(), *model.lm_head.parameters()], lr=1e-2)
+    # The output layer shares the embedding table (tied): each parameter once.
+    parameters = {id(p): p for p in [*inner.text_model.parameters(), *model.lm_head.parameters()]}
+    optimiser = torch.optim.Adam(list(parameters.values()), lr=1e-2)
     model.train()
     for step in range(steps):
         ids, features, prompt_length = batches[step % len(batches)]

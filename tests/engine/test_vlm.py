@@ -204,3 +204,13 @@ def test_a_folder_of_another_family_is_refused_in_plain_words(tmp_path: Path, sm
     with pytest.raises(InputError, match="llama model, not a vision-language model"):
         export_vlm(folder, tmp_path / "out")
     assert not (tmp_path / "out").exists()
+
+
+def test_the_int8_export_replaces_each_graph_and_is_chosen_first() -> None:
+    _, folder = tiny_smolvlm(quantize=True)
+    assert sorted(p.name for p in (folder / "onnx").iterdir()) == [
+        "decoder_model_merged_quantized.onnx", "embed_tokens_quantized.onnx", "vision_encoder_quantized.onnx"]
+    int8 = VisionLanguageModel(folder)
+    assert int8.files.precision == "int8"
+    turn = start_conversation(int8, WIDE).ask(QUESTION, greedy=True, max_new_tokens=8)
+    assert len(turn.ids) >= 1 and turn.finished_by in ("end", "limit")
