@@ -27,7 +27,9 @@ CHAT_TEMPLATE = (
 # What the tiny model is taught to answer to any question (a few seconds of training at build time), so that it
 # writes real sentences: the streaming tests need sentence ends, and the command-line tests a readable answer.
 ANSWER = ("A red car is parked in front of a house. A man is standing next to it. He is smiling and waving. "
-          "The sky is blue and there are a few clouds. The street is empty. There is a tree on the left.")
+          "The sky is blue and there are a few clouds. The street is empty. There is a tree on the left. "
+          "The house has a green door and two windows. A bike leans against the wall. The man wears a red shirt. "
+          "A dog is lying on the grass. The sun is low and the light is warm. Nothing else is in the picture.")
 SENTENCES = [
     ANSWER,
     "User: What is in this picture? Assistant: A man riding a bike down a street.",
@@ -86,7 +88,7 @@ def build_tiny_smolvlm(folder: Path, *, seed: int = 0) -> Path:
     model.eval().save_pretrained(folder)
     processor.save_pretrained(folder)
     GenerationConfig(bos_token_id=tokenizer.bos_token_id, eos_token_id=[eos, 0], pad_token_id=0,
-                     max_new_tokens=120).save_pretrained(folder)
+                     max_new_tokens=200).save_pretrained(folder)
     return folder
 
 
@@ -105,7 +107,7 @@ def teaching_pictures() -> list[tuple[Any, str]]:
             (np.full((200, 260, 3), (200, 30, 90), dtype=np.uint8), "Describe it.")]
 
 
-def teach_answer(model: Any, processor: Any, answer: str, eos: int, steps: int = 240) -> None:
+def teach_answer(model: Any, processor: Any, answer: str, eos: int, steps: int = 400) -> None:
     """Train ``model``'s text part (teacher forcing, Adam) to answer ``answer`` to a few questions and pictures.
 
     The picture features are computed once and kept fixed (the vision part stays random), so training costs

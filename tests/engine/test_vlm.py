@@ -91,8 +91,8 @@ def test_pixels_and_prompt_ids_equal_the_processor(smolvlm, reference, max_tiles
 
 def test_greedy_answer_equals_generate_on_a_wide_picture_with_six_tiles(model, reference) -> None:
     processor, torch_model = reference
-    turn = start_conversation(model, WIDE).ask(QUESTION, greedy=True, max_new_tokens=120)
-    expected = _generate(torch_model, _reference_inputs(processor, _first_question(), WIDE), 120)
+    turn = start_conversation(model, WIDE).ask(QUESTION, greedy=True, max_new_tokens=200)
+    expected = _generate(torch_model, _reference_inputs(processor, _first_question(), WIDE), 200)
     assert list(turn.ids) == expected
     assert turn.finished_by == "end"
     assert turn.answer == processor.decode(expected, skip_special_tokens=True)
@@ -159,7 +159,7 @@ def test_sampling_distribution_equals_transformers_filters() -> None:
 def test_follow_up_reuses_the_cache_and_equals_generate_over_the_whole_conversation(model, reference) -> None:
     processor, torch_model = reference
     conversation = start_conversation(model, WIDE)
-    first = conversation.ask(QUESTION, greedy=True, max_new_tokens=120)
+    first = conversation.ask(QUESTION, greedy=True, max_new_tokens=200)
     second = conversation.ask(FOLLOW_UP, greedy=True, max_new_tokens=30)
     whole = [*_first_question(), {"role": "assistant", "content": [{"type": "text", "text": first.answer.strip()}]},
              {"role": "user", "content": [{"type": "text", "text": FOLLOW_UP}]}]
