@@ -36,6 +36,7 @@ class Turn:
     finished_by: str  # "end" (an end token), "stop" (a stop string), "limit" (max_new_tokens), "cancelled"
     first_token_ms: float | None
     total_ms: float
+    confidence: float | None = None  # mean probability of the chosen tokens (the end token excluded)
 
 
 class Conversation:
@@ -109,8 +110,10 @@ class Conversation:
         finally:  # also when the reader stops early (a closed generator): the turn is what was said so far
             answer = text.text
             self.messages = [*messages, assistant_message(answer.strip())]
+            chosen = chooser.probabilities[:-1] if finished_by == "end" else chooser.probabilities
+            confidence = float(np.mean(chosen)) if chosen else None
             self.turns.append(Turn(question, answer, tuple(text.ids), len(new), finished_by, first_token_ms,
-                                   (time.perf_counter() - started) * 1000))
+                                   (time.perf_counter() - started) * 1000, confidence))
 
     def _reuse_cache(self, ids: list[int]) -> list[int]:
         cached = self.cache.ids

@@ -59,6 +59,7 @@ class TokenChooser:
         self.settings = settings
         self.rng = np.random.default_rng(settings.seed)
         self._seen: set[int] = set(sequence or ())
+        self.probabilities: list[float] = []  # of each chosen token, under the distribution it was chosen from
 
     def remember(self, ids: list[int]) -> None:
         """Add ids that entered the sequence (the prompt of a follow-up question)."""
@@ -96,11 +97,15 @@ class TokenChooser:
     def choose(self, logits: np.ndarray) -> int:
         """The next token for one row of logits."""
         if not self.settings.do_sample:
-            token = int(np.argmax(self.scores(logits)))
+            scores = self.scores(logits)
+            token = int(np.argmax(scores))
+            self.probabilities.append(float(_softmax(scores.astype(np.float64))[token]))
         else:
-            cumulative = np.cumsum(self.distribution(logits))
+            probs = self.distribution(logits)
+            cumulative = np.cumsum(probs)
             draw = self.rng.random() * cumulative[-1]
             token = int(min(np.searchsorted(cumulative, draw, side="right"), len(cumulative) - 1))
+            self.probabilities.append(float(probs[token]))
         self._seen.add(token)
         return token
 

@@ -214,3 +214,21 @@ def test_the_int8_export_replaces_each_graph_and_is_chosen_first() -> None:
     assert int8.files.precision == "int8"
     turn = start_conversation(int8, WIDE).ask(QUESTION, greedy=True, max_new_tokens=8)
     assert len(turn.ids) >= 1 and turn.finished_by in ("end", "limit")
+
+
+def test_describe_can_use_a_vlm_as_its_scene_captioner(smolvlm, model) -> None:
+    from engine.describe import describe_frame
+    from engine.frames import Frame
+    from engine.pipeline import load_stages
+    from engine.settings import Settings
+    from engine.vlm.captioning import SCENE_QUESTION, VlmCaptioner
+
+    settings = Settings({"captioner": str(smolvlm[1]), "include_people": False, "include_text": False,
+                         "vlm_max_tiles": 0})
+    stages = load_stages(settings)
+    assert isinstance(stages.captioner, VlmCaptioner) and not stages.missing
+    description = describe_frame(Frame(WIDE, "image"), stages)
+    expected = start_conversation(model, WIDE).ask(SCENE_QUESTION, greedy=True, max_new_tokens=96)
+    assert description.caption == expected.answer.strip() and description.caption
+    assert description.caption_confidence == pytest.approx(expected.confidence)
+    assert 0 < (expected.confidence or 0) <= 1
