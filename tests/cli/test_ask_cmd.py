@@ -135,3 +135,15 @@ def test_ask_writes_the_spoken_answer_to_a_wav_file(store, picture, tmp_path: Pa
     assert "red car" in result.stdout
     with wave.open(str(out)) as wav:
         assert wav.getnframes() / wav.getframerate() > 2.0  # several sentences of speech
+
+
+def test_ask_speaks_the_answer_to_the_sound_device(store, picture, tmp_path: Path) -> None:
+    # ALSA's null device takes the audio as fast as it comes (the paced sink would play all twelve sentences in
+    # real time); tests/engine/test_vlm_speech.py shows the first sentence is voiced before the answer is written.
+    from tests.engine.speech.audio_sink import NULL_CONF, alsa_env
+
+    _chosen(store)
+    env = alsa_env(tmp_path / "alsa", NULL_CONF)
+    result = run_main("ask", "What is in this picture?", "--image", str(picture), "--greedy", env={**store, **env})
+    assert result.returncode == 0, result.stderr
+    assert "red car" in result.stdout and result.stderr == ""
