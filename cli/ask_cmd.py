@@ -102,7 +102,7 @@ def run(args: argparse.Namespace) -> int:
                    "total": capture_ms + vision_ms + turn.total_ms}
         print(json.dumps({"question": question, "answer": turn.answer, "model": model.name, "source": source,
                           "timings_ms": {k: (round(v, 1) if v is not None else None) for k, v in timings.items()},
-                          "warnings": _warnings(turn, model)}, ensure_ascii=False))
+                          "warnings": _warnings(turn, picture)}, ensure_ascii=False))
     if args.out and turn.answer.strip():
         from engine.speech.choice import say
 
@@ -133,7 +133,13 @@ def _speak_live(pieces: Any, settings: Any, *, printing: bool) -> None:
         sys.stdout.flush()
 
 
-def _warnings(turn: Any, model: Any) -> list[str]:
+def _warnings(turn: Any, picture: Any) -> list[str]:
+    from engine.frames import blank_reason
+
+    found = []
+    blank = blank_reason(picture)
+    if blank:  # the model is still asked (the question may be about the blankness), but the user is told
+        found.append(blank)
     if turn.finished_by == "limit":
-        return [f"The answer was cut at the limit of {len(turn.ids)} tokens."]
-    return []
+        found.append(f"The answer was cut at the limit of {len(turn.ids)} tokens.")
+    return found

@@ -147,3 +147,15 @@ def test_ask_speaks_the_answer_to_the_sound_device(store, picture, tmp_path: Pat
     result = run_main("ask", "What is in this picture?", "--image", str(picture), "--greedy", env={**store, **env})
     assert result.returncode == 0, result.stderr
     assert "red car" in result.stdout and result.stderr == ""
+
+
+def test_a_black_picture_is_still_asked_about_with_a_warning(store, tmp_path: Path) -> None:
+    import numpy as np
+    from PIL import Image
+
+    _chosen(store)
+    black = tmp_path / "black.png"
+    Image.fromarray(np.zeros((300, 400, 3), dtype=np.uint8)).save(black)
+    result = _ask(store, "Is the screen off?", "--image", str(black), "--json", "--no-speech", "--greedy")
+    assert result.returncode == 0, result.stderr
+    assert any("black" in warning for warning in json.loads(result.stdout)["warnings"])
