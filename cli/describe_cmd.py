@@ -63,6 +63,9 @@ def run(args: argparse.Namespace) -> int:
 
     settings = Settings.load()
     frame, capture_ms = capture_from_args(args, settings)
+    from engine.vlm.remembered import remember_picture
+
+    remember_picture(frame.image, settings)  # type: ignore[attr-defined]  # only when the user turned that on
     # A black or blank frame is said as such at once: no model needs loading for that.
     stages = Stages() if frame.blank_reason() else load_stages(settings)  # type: ignore[attr-defined]
     description = describe_frame(frame, stages, capture_ms=capture_ms)  # type: ignore[arg-type]

@@ -44,7 +44,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     export = actions.add_parser("export", help="export a model to ONNX and install it (needs the export extra)")
     export.add_argument("source", metavar="SOURCE",
                         help="a local model folder or hub id (image-to-text), or 'snac' for the voice decoder")
-    export.add_argument("--task", default="image-to-text", choices=("image-to-text", "audio-codec"))
+    export.add_argument("--task", default="image-to-text", choices=("image-to-text", "audio-codec", "vlm"),
+                        help="vlm: a SmolVLM / Idefics3 vision-language model for main.py ask")
     export.add_argument("--name", help="name in the store (default: from SOURCE)")
     export.add_argument("--quantize", action="store_true",
                         help="store int8 dynamically quantized files instead of fp32 (4x smaller, faster on a CPU)")
@@ -172,7 +173,7 @@ def run_export(args: argparse.Namespace) -> int:
                          "Pass --weights PATH, or --random-weights to test the pipeline with noise.")
     if snac:
         name = args.name or ("snac-24khz" if args.weights else "snac-24khz-random")
-    elif task != "image-to-text":
+    elif task not in ("image-to-text", "vlm"):
         raise ModelError(f"Exporting {task} models is not supported.", "Use --task image-to-text, or 'export snac'.")
     else:
         name = args.name or Path(str(args.source).rstrip("/\\")).name.lower()
@@ -194,6 +195,11 @@ def run_export(args: argparse.Namespace) -> int:
         model = store.register(name, folder, task=task, source=str(args.source))
     finally:
         shutil.rmtree(staging, ignore_errors=True)
+    if task == "vlm":  # the name alone on stdout, for scripts; the sentence for people on stderr
+        print(f"Installed {model.name} ({len(model.files)} files, {_size(model.size)}) in {model.folder}. "
+              f"Use it with: main.py settings set vlm {model.name}", file=sys.stderr)
+        print(model.name)
+        return 0
     print(f"Installed {model.name} ({len(model.files)} files, {_size(model.size)}) in {model.folder}")
     if snac and not args.weights:
         print("Note: random weights; it produces noise, not speech.", file=sys.stderr)
@@ -211,6 +217,10 @@ def _export(args: argparse.Namespace, staging: Path, snac: bool) -> Path:
         local = Path(args.source).expanduser()
         source: str | Path = local if local.is_dir() else args.source
         try:
+            if args.task == "vlm":
+                from engine.vlm.export import export_vlm
+
+                return Path(export_vlm(source, staging, quantize=args.quantize))
             return Path(export_captioner(source, staging, quantize=args.quantize))
         except OSError as error:  # transformers' words for "no such model on the hub" or "no network"
             if isinstance(source, Path):

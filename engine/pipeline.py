@@ -15,7 +15,7 @@ log = logging.getLogger(__name__)
 
 # stage -> (module, loader function, setting that switches it on)
 LOADERS: dict[str, tuple[str, str, str]] = {
-    "captioner": ("engine.captioner", "load_captioner", "include_scene"),
+    "captioner": ("engine.vlm.captioning", "load_scene_stage", "include_scene"),  # a VLM, else engine.captioner
     "faces": ("engine.faces", "load_face_stage", "include_people"),
     "text": ("engine.text", "load_text_stage", "include_text"),
 }

@@ -68,6 +68,13 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("models_dir", str, "", "Folder of the model store (empty: inside the SpaceVoice data folder).",
             group="Models"),
     Setting("captioner", str, "vit-gpt2-image-captioning", "Scene model used to caption pictures.", group="Models"),
+    Setting("vlm", str, "", "Vision-language model that answers questions about a picture (main.py ask; empty: "
+            "none chosen). Export one with: main.py models export SOURCE --task vlm.", group="Models"),
+    Setting("vlm_max_tiles", int, 1, "Picture tiles a vision-language model sees besides the whole picture: 1 only "
+            "the whole picture (fastest on a CPU), more for small text, 0 as the model's own processor says.",
+            group="Models", minimum=0, maximum=36),
+    Setting("vlm_remember_picture", bool, False, "Keep the last picture on disk so that main.py ask without a "
+            "picture can ask about it (off: pictures are never kept).", group="Models"),
     Setting("webcam_device", str, "0", "Webcam: a device number, or a video file or stream address.",
             group="Capture"),
     Setting("include_scene", bool, True, "Descriptions include a caption of the scene.", group="Description"),

@@ -26,6 +26,7 @@ TASKS: dict[str, str] = {
     "tts-llm": "voice model",
     "audio-codec": "voice decoder",
     "tts-voice": "Piper voice",
+    "vlm": "vision-language model",
 }
 
 # A mirror serves every file at MIRROR/<repo>/resolve/<revision>/<path>, the Hugging Face layout.
