@@ -6,6 +6,12 @@ import argparse
 
 from engine.errors import InputError
 
+# Settings that send data off this computer: turned on only by a command that says so first.
+CONFIRMED_ELSEWHERE = {
+    "remote_enabled": "Run: main.py remote enable (or main.py remote disable)",
+    "remote_allow_http": "Run: main.py remote enable --allow-http",
+}
+
 
 def register(sub: argparse._SubParsersAction) -> None:
     """Add the ``settings`` command."""
@@ -39,6 +45,9 @@ def run(args: argparse.Namespace) -> int:
         print(settings.get(args.name))
         return 0
     value = BY_NAME[args.name].default if action == "reset" else args.value
+    if action == "set" and args.name in CONFIRMED_ELSEWHERE:
+        raise InputError(f"{args.name} is changed with its own command, which says first what it means.",
+                         CONFIRMED_ELSEWHERE[args.name])
     try:
         settings.set(args.name, value)
     except ValueError as error:

@@ -12,6 +12,7 @@ SYSTEM_PACKAGES=(
   libxcb-render-util0 libxcb-image0 libxcb-shape0 libegl1 libgl1 libfontconfig1 libdbus-1-3  # Qt's xcb plugin
   nsis 7zip binutils fakeroot dpkg-dev                     # installers (7zz lists what an installer carries)
   xterm                                                    # a real program to screenshot in tests
+  cmake                                                    # builds llama.cpp for the remote-engine tests' server
   chromium fonts-dejavu-core                               # a web page to screenshot in the OCR tests (~290 MB)
 )
 
@@ -33,7 +34,10 @@ if [ ! -x .venv/bin/python ] || [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; th
   [ -x .venv/bin/python ] || "$PYTHON" -m venv .venv
   .venv/bin/python -m pip install -q --upgrade pip
   # torch is pinned in the export extra; pip takes the CPU wheel when one is offered locally.
-  .venv/bin/python -m pip install -q -e '.[export,dev,build]'
+  # llama-cpp-python (the remote-engine tests' server) builds llama.cpp from source: portable code, no tests or
+  # examples; pip caches the built wheel, so it is built once per machine and version.
+  CMAKE_ARGS="-DGGML_NATIVE=OFF -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF" \
+    .venv/bin/python -m pip install -q -e '.[export,dev,build]'
   echo "$want" > "$stamp"
 fi
 

@@ -35,7 +35,7 @@ __all__ = ["ENGINES", "VoiceChain", "choose_speaker", "say"]
 
 log = logging.getLogger(__name__)
 
-ENGINES = ("auto", "orpheus", "system")
+ENGINES = ("auto", "orpheus", "system", "remote")
 ORPHEUS_VOICES = ("tara", "leah", "jess", "leo", "dan", "mia", "zac", "zoe")
 REALTIME_CACHE = "speech-realtime.json"
 Notice = Callable[[str], None]
@@ -81,7 +81,7 @@ class VoiceChain:
             yield from self._announce_pending(rate)
             while True:
                 speaker = self.current
-                orpheus_voice = voice is not None and speaker.name == "orpheus"
+                orpheus_voice = voice is not None and speaker.name in ("orpheus", "remote")
                 chosen = voice if orpheus_voice else self.voice_names.get(speaker.name)
                 try:
                     yield from speaker.synthesize(sentence, voice=chosen, rate=rate)
@@ -109,7 +109,7 @@ class VoiceChain:
 
 
 def _title(name: str) -> str:
-    return "Orpheus" if name == "orpheus" else name
+    return {"orpheus": "Orpheus", "remote": "Orpheus on the server"}.get(name, name)
 
 
 def machine_id() -> str:
@@ -180,7 +180,8 @@ def choose_speaker(settings: Any, engine: str | None = "auto", *, orpheus: Speak
         raise InputError(f"Unknown speech engine '{engine}'.", f"Use one of: {', '.join(ENGINES)}.")
     system = SystemVoice(settings)
     voice_names: dict[str, str | None] = {"system": getattr(settings, "system_voice", "") or "",
-                                          "orpheus": getattr(settings, "voice", None)}
+                                          "orpheus": getattr(settings, "voice", None),
+                                          "remote": getattr(settings, "voice", None)}
     options = {"voice_names": voice_names, "on_notice": on_notice, "speak_notices": speak_notices}
 
     def system_only(notice: tuple[str, str] | None = None) -> VoiceChain:
@@ -192,6 +193,14 @@ def choose_speaker(settings: Any, engine: str | None = "auto", *, orpheus: Speak
 
     if engine == "system":
         return system_only()
+    if engine == "remote":
+        from engine.remote.voice import load_remote_voice
+
+        remote = load_remote_voice(settings)  # raises when the remote engine is off or not set up
+        problem = remote.is_available()
+        if problem is not None:
+            raise ModelError(f"Orpheus on the server cannot speak: {problem}", "Or use --engine system.")
+        return VoiceChain([remote, system], **options)  # type: ignore[arg-type]
     speaker, reason = (orpheus, None) if orpheus is not None else load_orpheus(settings)
     if speaker is not None:
         try:
