@@ -15,7 +15,7 @@ from collections.abc import Sequence
 
 # Each entry is a module in cli/ with ``register(subparsers)``; a command sets ``func`` on its parser.
 COMMAND_MODULES = ("describe_cmd", "read_cmd", "speech_cmd", "people_cmd", "models_cmd", "settings_cmd", "tray_cmd",
-                   "selftest_cmd", "ask_cmd")
+                   "selftest_cmd", "ask_cmd", "remote_cmd")
 
 log = logging.getLogger("spacevoice")
 

@@ -6,6 +6,12 @@ import argparse
 
 from engine.errors import InputError
 
+# Settings that send data off this computer: turned on only by a command that says so first.
+CONFIRMED_ELSEWHERE = {
+    "remote_enabled": "Run: main.py remote enable (or main.py remote disable)",
+    "remote_allow_http": "Run: main.py remote enable --allow-http",
+}
+
 
 def register(sub: argparse._SubParsersAction) -> None:
     """Add the ``settings`` command."""
@@ -40,6 +46,9 @@ def run(args: argparse.Namespace) -> int:
     if action == "get":
         print(settings.get(args.name))
         return 0
+    if action == "set" and args.name in CONFIRMED_ELSEWHERE:
+        raise InputError(f"{args.name} is changed with its own command, which says first what it means.",
+                         CONFIRMED_ELSEWHERE[args.name])
     # A value the program could not use is refused here, with the values it can, rather than at the next describe.
     value = BY_NAME[args.name].default if action == "reset" else checked_value(args.name, args.value, settings)
     settings.set(args.name, value)

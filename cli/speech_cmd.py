@@ -14,7 +14,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                         help="the words to speak; '-' reads them from standard input")
     parser.add_argument("--voice", help="an Orpheus voice (tara, leah, jess, leo, dan, mia, zac, zoe), "
                         "a Piper voice (en_US-joe-medium) or a system voice name; default from settings")
-    parser.add_argument("--engine", choices=("auto", "orpheus", "piper", "system"),
+    parser.add_argument("--engine", choices=("auto", "orpheus", "piper", "system", "remote"),
                         help="which voice speaks (default from settings: auto)")
     parser.add_argument("--out", metavar="FILE.wav", type=Path, help="write the speech to a WAV file instead")
     parser.add_argument("--voices", action="store_true", help="list the voices you can choose, and stop")

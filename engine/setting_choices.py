@@ -3,7 +3,8 @@
 The settings table (`engine.settings`) stays importable without the speech engine, runtime or model store (each
 command and the tray read it first), so the backends are asked only here, when a value is checked. The fixed
 choices in the table are held equal to their backends' by tests/engine/test_setting_choices.py; a scene model
-(``captioner``) has no fixed list: it is any image-to-text model of the catalogue or of the user's model store.
+(``captioner``) has no fixed list: it is any captioner or vision-language model of the catalogue or of the user's
+model store, or ``remote``.
 """
 
 from __future__ import annotations
@@ -20,7 +21,8 @@ BACKEND_CHOICES: dict[str, tuple[str, str]] = {
     "voice": ("engine.speech.orpheus", "VOICES"),
     "device": ("engine.runtime", "DEVICES"),
 }
-CAPTIONER_TASK = "image-to-text"
+# A scene model is a captioner or a vision-language model (engine.vlm.captioning), or "remote" (engine.remote).
+CAPTIONER_TASKS = ("image-to-text", "vlm")
 
 
 def backend_choices(name: str) -> tuple[str, ...]:
@@ -32,13 +34,14 @@ def backend_choices(name: str) -> tuple[str, ...]:
 
 
 def captioner_names(settings: Settings | None = None) -> tuple[str, ...]:
-    """Scene models SpaceVoice can use: the catalogue's image-to-text models and any the user installed."""
+    """Scene models SpaceVoice can use: the catalogue's captioners and vision-language models, any the user
+    installed, and the server on the network (``remote``)."""
     from engine.models.store import ModelStore
 
     store = ModelStore.from_settings(settings)
-    names = [entry.name for entry in store.catalogue if entry.task == CAPTIONER_TASK]
-    names += [model.name for model in store.installed() if model.task == CAPTIONER_TASK]
-    return tuple(dict.fromkeys(names))
+    names = [entry.name for entry in store.catalogue if entry.task in CAPTIONER_TASKS]
+    names += [model.name for model in store.installed() if model.task in CAPTIONER_TASKS]
+    return (*dict.fromkeys(names), "remote")
 
 
 def allowed_values(name: str, settings: Settings | None = None) -> tuple[str, ...]:

@@ -51,8 +51,8 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("hotkey_copy_last", str, "<ctrl>+<alt>+<shift>+y", "Copy the last result to the clipboard.",
             group="Hotkeys"),
     Setting("speech_engine", str, "auto", "Which voice speaks: auto picks Orpheus only when this computer can "
-            "run it in real time, else the Piper voice, else the system voice.",
-            choices=("auto", "orpheus", "piper", "system"), group="Speech"),
+            "run it in real time, else the Piper voice, else the system voice; remote is Orpheus on your server.",
+            choices=("auto", "orpheus", "piper", "system", "remote"), group="Speech"),
     Setting("piper_voice", str, "en_US-joe-medium", "Piper voice (built in: en_US-joe-medium; more with "
             "main.py models download).", group="Speech"),
     Setting("voice", str, "tara", "Orpheus voice.", choices=("tara", "leah", "jess", "leo", "dan", "mia", "zac", "zoe"),
@@ -84,6 +84,14 @@ SETTINGS: tuple[Setting, ...] = (
             choices=("auto", "tesseract", "onnx"), group="Description"),
     Setting("ocr_languages", str, "eng", "Tesseract language packs to read, joined by +: eng, eng+rus, eng+deu.",
             group="Description"),
+    Setting("remote_enabled", bool, False, "Use a server on your network for describing and for the Orpheus voice. "
+            "Turn it on with: main.py remote enable (it says first what will be sent).", group="Remote"),
+    Setting("remote_url", str, "", "Address of an OpenAI-compatible server (llama.cpp, Ollama, LM Studio, vLLM), "
+            "e.g. http://192.168.1.20:8080", group="Remote"),
+    Setting("remote_describer_model", str, "", "The server's vision model, for captioner remote.", group="Remote"),
+    Setting("remote_voice_model", str, "", "The server's Orpheus model, for speech_engine remote.", group="Remote"),
+    Setting("remote_allow_http", str, "", "A public address you confirmed for plain http:// (main.py remote enable "
+            "--allow-http).", group="Remote"),
     Setting("keep_thumbnails", bool, False, "Keep a small photo of each enrolled person.", group="People"),
     Setting("start_at_login", bool, False, "Start SpaceVoice when you log in.", group="General"),
     Setting("keep_results_history", bool, False, "Also keep every result in a history file only you can read "

@@ -16,6 +16,7 @@ SYSTEM_PACKAGES=(
   xclip                                                    # describe --copy: serves the clipboard after the command exits
   speech-dispatcher speech-dispatcher-espeak-ng at-spi2-core   # speaking through the screen reader's server; the a11y bus
   python3-pyatspi                                          # the accessibility test's AT-SPI client (system Python)
+  cmake                                                    # builds llama.cpp for the remote-engine tests' server
   chromium fonts-dejavu-core                               # a web page to screenshot in the OCR tests (~290 MB)
   openbox feh zenity man-db                                # a real window manager, photo wallpaper, GTK dialogs, a man page (window-by-window OCR tests)
   dbus at-spi2-core libatk-adaptor                         # a real accessibility bus (AT-SPI) for the focused-control tests
@@ -39,7 +40,10 @@ if [ ! -x .venv/bin/python ] || [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; th
   [ -x .venv/bin/python ] || "$PYTHON" -m venv .venv
   .venv/bin/python -m pip install -q --upgrade pip
   # torch is pinned in the export extra; pip takes the CPU wheel when one is offered locally.
-  .venv/bin/python -m pip install -q -e '.[export,dev,build]'
+  # llama-cpp-python (the remote-engine tests' server) builds llama.cpp from source: portable code, no tests or
+  # examples; pip caches the built wheel, so it is built once per machine and version.
+  CMAKE_ARGS="-DGGML_NATIVE=OFF -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF" \
+    .venv/bin/python -m pip install -q -e '.[export,dev,build]'
   echo "$want" > "$stamp"
 fi
 

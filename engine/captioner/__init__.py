@@ -8,6 +8,7 @@ Nothing here imports torch or transformers.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from engine.captioner.layout import CaptionerFiles, find_captioner_files
 from engine.captioner.model import Captioner
@@ -30,11 +31,16 @@ def open_captioner(folder: Path | str, *, precision: str = "auto", device: str |
     return Captioner(files, device=device, threads=threads, cache_root=_prepared_cache())
 
 
-def load_captioner(settings: Settings) -> Captioner:
-    """The captioner the settings name: a model in the store, or a folder path given as the setting itself."""
+def load_captioner(settings: Settings) -> Any:
+    """The captioner the settings name: a model in the store, a folder path given as the setting itself, or
+    ``remote`` (the server's vision model, `engine.remote.describer`)."""
     name = str(settings.captioner).strip()
     if not name:
         raise ModelError("No captioner is chosen.", "Choose one in Settings, e.g. vit-gpt2-image-captioning.")
+    if name == "remote":
+        from engine.remote.describer import load_remote_captioner
+
+        return load_remote_captioner(settings)
     candidate = Path(name).expanduser()
     if candidate.is_dir():
         folder = candidate

@@ -36,7 +36,7 @@ __all__ = ["ENGINES", "VoiceChain", "choose_speaker", "say"]
 
 log = logging.getLogger(__name__)
 
-ENGINES = ("auto", "orpheus", "piper", "system")
+ENGINES = ("auto", "orpheus", "piper", "system", "remote")
 ORPHEUS_VOICES = ("tara", "leah", "jess", "leo", "dan", "mia", "zac", "zoe")
 REALTIME_CACHE = "speech-realtime.json"
 Notice = Callable[[str], None]
@@ -82,7 +82,7 @@ class VoiceChain:
             yield from self._announce_pending(rate)
             while True:
                 speaker = self.current
-                orpheus_voice = voice is not None and speaker.name == "orpheus"
+                orpheus_voice = voice is not None and speaker.name in ("orpheus", "remote")
                 chosen = voice if orpheus_voice else self.voice_names.get(speaker.name)
                 try:
                     yield from speaker.synthesize(sentence, voice=chosen, rate=rate)
@@ -110,7 +110,7 @@ class VoiceChain:
 
 
 def _title(name: str) -> str:
-    return {"orpheus": "Orpheus", "piper": "Piper"}.get(name, name)
+    return {"orpheus": "Orpheus", "piper": "Piper", "remote": "Orpheus on the server"}.get(name, name)
 
 
 def machine_id() -> str:
@@ -198,10 +198,11 @@ def choose_speaker(settings: Any, engine: str | None = "auto", *, orpheus: Speak
         raise InputError(f"Unknown speech engine '{engine}'.", f"Use one of: {', '.join(ENGINES)}.")
     system = SystemVoice(settings)
     voice_names: dict[str, str | None] = {"system": getattr(settings, "system_voice", "") or "",
-                                          "orpheus": getattr(settings, "voice", None)}
+                                          "orpheus": getattr(settings, "voice", None),
+                                          "remote": getattr(settings, "voice", None)}
     options = {"voice_names": voice_names, "on_notice": on_notice, "speak_notices": speak_notices}
     piper_reason: str | None = None
-    if piper is None and engine in ("auto", "orpheus", "piper"):
+    if piper is None and engine in ("auto", "orpheus", "piper", "remote"):
         piper, piper_reason = load_piper(settings)
 
     def fallback(notice: tuple[str, str] | None = None) -> VoiceChain:
@@ -221,6 +222,14 @@ def choose_speaker(settings: Any, engine: str | None = "auto", *, orpheus: Speak
         if piper is None:
             raise ModelError(f"The Piper voice cannot speak: {piper_reason}", "Or use --engine system.")
         return fallback()
+    if engine == "remote":
+        from engine.remote.voice import load_remote_voice
+
+        remote = load_remote_voice(settings)  # raises when the remote engine is off or not set up
+        problem = remote.is_available()
+        if problem is not None:
+            raise ModelError(f"Orpheus on the server cannot speak: {problem}", "Or use --engine system.")
+        return VoiceChain([remote, *([piper] if piper else []), system], **options)  # type: ignore[arg-type]
     speaker, reason = (orpheus, None) if orpheus is not None else load_orpheus(settings)
     if speaker is not None:
         try:
