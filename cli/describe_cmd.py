@@ -27,6 +27,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     parser.add_argument("--json", action="store_true", help="print the whole result as one JSON object")
     parser.add_argument("--no-speech", action="store_true", help="only print, do not speak")
     parser.add_argument("--out", metavar="FILE.wav", type=Path, help="write the speech to a WAV file instead")
+    parser.add_argument("--task", choices=("more-detailed", "detailed", "caption", "objects", "text"),
+                        help="ask a Florence-2 scene model for one task only (default: detailed caption and objects)")
     parser.set_defaults(func=run)
 
 
@@ -56,9 +58,16 @@ def run(args: argparse.Namespace) -> int:
     from engine.settings import Settings
 
     settings = Settings.load()
+    if getattr(args, "task", None):
+        settings.set("scene_task", args.task)  # for this run only: never saved
     frame, capture_ms = capture_from_args(args, settings)
     # A black or blank frame is said as such at once: no model needs loading for that.
     stages = Stages() if frame.blank_reason() else load_stages(settings)  # type: ignore[attr-defined]
+    if getattr(args, "task", None) and stages.captioner is not None and not hasattr(stages.captioner, "set_task"):
+        from engine.errors import InputError
+
+        raise InputError(f"--task needs a Florence-2 scene model; the captioner setting is {settings.captioner}.",
+                         "Run: main.py settings set captioner florence-2-base-ft")
     description = describe_frame(frame, stages, capture_ms=capture_ms)  # type: ignore[arg-type]
     if args.json:
         print(json.dumps(description.to_json(), ensure_ascii=False))

@@ -8,6 +8,7 @@ Nothing here imports torch or transformers.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from engine.captioner.layout import CaptionerFiles, find_captioner_files
 from engine.captioner.model import Captioner
@@ -30,11 +31,15 @@ def open_captioner(folder: Path | str, *, precision: str = "auto", device: str |
     return Captioner(files, device=device, threads=threads, cache_root=_prepared_cache())
 
 
-def load_captioner(settings: Settings) -> Captioner:
-    """The captioner the settings name: a model in the store, or a folder path given as the setting itself."""
+def load_captioner(settings: Settings) -> Any:
+    """The captioner the settings name: a model in the store, or a folder path given as the setting itself.
+
+    A Florence-2 folder gives `engine.florence.stage.FlorenceCaptioner`; any other a `Captioner`. Both are
+    `engine.describe.CaptionStage`s.
+    """
     name = str(settings.captioner).strip()
     if not name:
-        raise ModelError("No captioner is chosen.", "Choose one in Settings, e.g. vit-gpt2-image-captioning.")
+        raise ModelError("No captioner is chosen.", "Choose one in Settings, e.g. florence-2-base-ft.")
     candidate = Path(name).expanduser()
     if candidate.is_dir():
         folder = candidate
@@ -45,4 +50,10 @@ def load_captioner(settings: Settings) -> Captioner:
             raise ModelError(f"The captioner '{name}' is not installed.",
                              "Set the captioner setting to a model folder.") from error
         folder = ModelStore.from_settings(settings).require(name, task="image-to-text")
+    from engine.florence.files import is_florence_folder
+
+    if is_florence_folder(folder):
+        from engine.florence.stage import load_florence_captioner
+
+        return load_florence_captioner(folder, settings)
     return open_captioner(folder, device=settings.device)
