@@ -48,6 +48,12 @@ def _rss_mb() -> float:
 
 
 def _peak_mb() -> float:
+    """This process's peak resident memory. VmHWM belongs to the address space, which exec replaces; ru_maxrss
+    would carry over the peak of the parent that forked us (it made the first run's beams=3 column wrong)."""
+    with open("/proc/self/status") as handle:
+        for line in handle:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
