@@ -32,6 +32,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     parser.add_argument("--no-speech", action="store_true", help="only print, do not speak")
     parser.add_argument("--out", metavar="FILE.wav", type=Path, help="write the speech to a WAV file instead")
     add_copy_argument(parser)
+    parser.add_argument("--task", choices=("more-detailed", "detailed", "caption", "objects", "text"),
+                        help="ask a Florence-2 scene model for one task only (default: detailed caption and objects)")
     parser.set_defaults(func=run)
 
 
@@ -62,12 +64,19 @@ def run(args: argparse.Namespace) -> int:
     from engine.text.continuation import keep_unread, unread_after_summary
 
     settings = Settings.load()
+    if getattr(args, "task", None):
+        settings.set("scene_task", args.task)  # for this run only: never saved
     frame, capture_ms = capture_from_args(args, settings)
     from engine.vlm.remembered import remember_picture
 
     remember_picture(frame.image, settings)  # type: ignore[attr-defined]  # only when the user turned that on
     # A black or blank frame is said as such at once: no model needs loading for that.
     stages = Stages() if frame.blank_reason() else load_stages(settings)  # type: ignore[attr-defined]
+    if getattr(args, "task", None) and stages.captioner is not None and not hasattr(stages.captioner, "set_task"):
+        from engine.errors import InputError
+
+        raise InputError(f"--task needs a Florence-2 scene model; the captioner setting is {settings.captioner}.",
+                         "Run: main.py settings set captioner florence-2-base-ft")
     description = describe_frame(frame, stages, capture_ms=capture_ms)  # type: ignore[arg-type]
     notice = capture_notice(frame)  # type: ignore[arg-type]
     if notice is not None:  # the window asked for was not there: say what was described instead

@@ -43,9 +43,9 @@ def register(sub: argparse._SubParsersAction) -> None:
 
     export = actions.add_parser("export", help="export a model to ONNX and install it (needs the export extra)")
     export.add_argument("source", metavar="SOURCE",
-                        help="a local model folder or hub id (image-to-text), or 'snac' for the voice decoder")
-    export.add_argument("--task", default="image-to-text", choices=("image-to-text", "audio-codec", "vlm"),
-                        help="vlm: a SmolVLM / Idefics3 vision-language model for main.py ask")
+                        help="a local model folder or hub id, or 'snac' (the voice decoder)")
+    export.add_argument("--task", default="image-to-text", choices=("image-to-text", "florence2", "audio-codec", "vlm"),
+                        help="florence2: a Florence-2 scene model; vlm: a SmolVLM / Idefics3 vision-language model")
     export.add_argument("--name", help="name in the store (default: from SOURCE)")
     export.add_argument("--quantize", action="store_true",
                         help="store int8 dynamically quantized files instead of fp32 (4x smaller, faster on a CPU)")
@@ -173,7 +173,7 @@ def run_export(args: argparse.Namespace) -> int:
                          "Pass --weights PATH, or --random-weights to test the pipeline with noise.")
     if snac:
         name = args.name or ("snac-24khz" if args.weights else "snac-24khz-random")
-    elif task not in ("image-to-text", "vlm"):
+    elif task not in ("image-to-text", "florence2", "vlm"):
         raise ModelError(f"Exporting {task} models is not supported.", "Use --task image-to-text, or 'export snac'.")
     else:
         name = args.name or Path(str(args.source).rstrip("/\\")).name.lower()
@@ -192,12 +192,15 @@ def run_export(args: argparse.Namespace) -> int:
         print(f"Exporting {args.source} to ONNX; this can take several minutes...", file=sys.stderr)
         written = _export(args, staging, snac)
         folder = written if written.is_dir() else staging
-        model = store.register(name, folder, task=task, source=str(args.source))
+        # A Florence-2 export serves the same purpose as any captioner: the store knows it as a scene model.
+        model = store.register(name, folder, task="image-to-text" if task == "florence2" else task,
+                               source=str(args.source))
     finally:
         shutil.rmtree(staging, ignore_errors=True)
-    if task == "vlm":  # the name alone on stdout, for scripts; the sentence for people on stderr
+    if task in ("vlm", "florence2"):  # the name alone on stdout, for scripts; the sentence for people on stderr
+        setting = "vlm" if task == "vlm" else "captioner"
         print(f"Installed {model.name} ({len(model.files)} files, {_size(model.size)}) in {model.folder}. "
-              f"Use it with: main.py settings set vlm {model.name}", file=sys.stderr)
+              f"Use it with: main.py settings set {setting} {model.name}", file=sys.stderr)
         print(model.name)
         return 0
     print(f"Installed {model.name} ({len(model.files)} files, {_size(model.size)}) in {model.folder}")
@@ -221,6 +224,10 @@ def _export(args: argparse.Namespace, staging: Path, snac: bool) -> Path:
                 from engine.vlm.export import export_vlm
 
                 return Path(export_vlm(source, staging, quantize=args.quantize))
+            if args.task == "florence2":
+                from engine.models.export_florence import export_florence2
+
+                return Path(export_florence2(source, staging, quantize=args.quantize))
             return Path(export_captioner(source, staging, quantize=args.quantize))
         except OSError as error:  # transformers' words for "no such model on the hub" or "no network"
             if isinstance(source, Path):

@@ -27,11 +27,32 @@ DROP_BELOW = 0.12
 
 
 @dataclass(frozen=True)
+class SceneObject:
+    """One object a scene model located (Florence-2's ``<OD>``).
+
+    Attributes:
+        label: what it is ("laptop").
+        box: (x, y, width, height) in frame pixels, as `PersonSeen`'s.
+        position: ``"left"``, ``"centre"`` or ``"right"`` of the frame.
+    """
+
+    label: str
+    box: tuple[int, int, int, int]
+    position: str
+
+
+@dataclass(frozen=True)
 class Caption:
-    """A caption and how sure the model was: the mean probability of its chosen tokens (0..1)."""
+    """A caption and how sure the model was: the mean probability of its chosen tokens (0..1).
+
+    A scene model that answers several tasks (Florence-2) also says which ``task`` produced the text and the
+    ``objects`` it located.
+    """
 
     text: str
     confidence: float
+    task: str | None = None
+    objects: tuple[SceneObject, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -82,12 +103,16 @@ class Description:
     warnings: tuple[str, ...] = ()
     timings_ms: dict[str, float] = field(default_factory=dict)
     caption_confidence: float | None = None
+    caption_task: str | None = None
+    objects: tuple[SceneObject, ...] = ()
 
     def to_json(self) -> dict[str, Any]:
         """The `--json` object of ``main.py describe``."""
         return {
             "source": self.source,
             "caption": self.caption,
+            "caption_task": self.caption_task,
+            "objects": [{**asdict(o), "box": list(o.box)} for o in self.objects],
             "people": [{**asdict(p), "box": list(p.box)} for p in self.people],
             "text": [{**asdict(t), "box": list(t.box)} for t in self.text],
             "spoken": self.spoken,
@@ -177,6 +202,8 @@ def describe_frame(frame: Frame, stages: Stages | None = None, *, capture_ms: fl
         warnings=tuple(dict.fromkeys(warnings)),
         timings_ms=timings,
         caption_confidence=caption.confidence if caption else None,
+        caption_task=caption.task if caption else None,
+        objects=caption.objects if caption else (),
     )
 
 
@@ -221,6 +248,9 @@ def compose_spoken(
         # When text leads, an unsure caption adds only noise next to what was actually read.
         if not contradicted and not (text_leads and caption.confidence < HEDGE_BELOW):
             parts.append(caption_sentence(caption))
+    if caption is not None and caption.objects and not (text_summary is not None and text_summary.dominates):
+        # Objects after the caption; a person whose face was found is said by the faces stage, by name, once.
+        parts.append(objects_sentence(caption.objects, people if stages.faces is not None else ()))
     if people and stages.faces is not None:
         # On a screen whose windows are known, a face where no window is drawn is in the desktop picture, not a
         # person near the user.
@@ -254,6 +284,53 @@ def desktop_picture_sentence(people: Sequence[PersonSeen]) -> str:
         names.append("someone I don't know" if strangers == 1 else f"{count_words(strangers)} people I don't know")
     said = names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
     return f"In the desktop picture: {said}."
+
+
+PERSON_LABELS = frozenset({"person", "man", "woman", "boy", "girl", "child", "baby", "people", "human face",
+                           "face", "lady", "guy"})
+MAX_OBJECTS = 6
+_PLACES = {"left": "on the left", "centre": "in the centre", "right": "on the right"}
+_ORDER = {"left": 0, "centre": 1, "right": 2}
+
+
+def _holds_face(obj: SceneObject, people: Sequence[PersonSeen]) -> bool:
+    x, y, w, h = obj.box
+    for person in people:
+        cx, cy = person.box[0] + person.box[2] / 2, person.box[1] + person.box[3] / 2
+        if x <= cx <= x + w and y <= cy <= y + h:
+            return True
+    return False
+
+
+def objects_sentence(objects: Sequence[SceneObject], people: Sequence[PersonSeen] = ()) -> str:
+    """"A laptop in the centre, two mugs on the right.": the largest objects, left to right, people merged.
+
+    A person-like box that holds a face the faces stage found is left out: that person is said by name (or as
+    someone unknown) by the faces stage, once. Objects of one label on one side are counted together.
+    """
+    kept = [o for o in objects if not (o.label.lower() in PERSON_LABELS and _holds_face(o, people))]
+    kept = sorted(kept, key=lambda o: -(o.box[2] * o.box[3]))
+    groups: dict[tuple[str, str], list[SceneObject]] = {}
+    for obj in kept:
+        label = obj.label.strip().lower()
+        if label:
+            groups.setdefault((label, obj.position), []).append(obj)
+    chosen = list(groups.items())[:MAX_OBJECTS]
+    chosen.sort(key=lambda item: (_ORDER.get(item[0][1], 1), min(o.box[0] for o in item[1])))
+    phrases = []
+    for (label, position), group in chosen:
+        if len(group) == 1:
+            article = "an" if label[:1] in "aeiou" else "a"
+            phrases.append(f"{article} {label} {_PLACES.get(position, position)}")
+        else:
+            from engine.faces.placement import count_words
+
+            plural = label if label.endswith("s") else label + "s"
+            phrases.append(f"{count_words(len(group))} {plural} {_PLACES.get(position, position)}")
+    if not phrases:
+        return ""
+    text = ", ".join(phrases)
+    return text[:1].upper() + text[1:] + "."
 
 
 def caption_sentence(caption: Caption) -> str:

@@ -67,7 +67,12 @@ SETTINGS: tuple[Setting, ...] = (
             choices=("auto", "cuda", "directml", "cpu"), group="Models"),
     Setting("models_dir", str, "", "Folder of the model store (empty: inside the SpaceVoice data folder).",
             group="Models"),
-    Setting("captioner", str, "vit-gpt2-image-captioning", "Scene model used to caption pictures.", group="Models"),
+    Setting("captioner", str, "florence-2-base-ft", "Scene model used to caption pictures.", group="Models"),
+    Setting("florence_precision", str, "auto", "Florence-2 weights: auto takes int8 on a CPU and fp16 on a GPU.",
+            choices=("auto", "fp32", "fp16", "int8", "q4"), group="Models"),
+    Setting("scene_task", str, "auto", "What a Florence-2 scene model says: auto gives a detailed caption and the "
+            "main objects.", choices=("auto", "more-detailed", "detailed", "caption", "objects", "regions", "text"),
+            group="Description"),
     Setting("vlm", str, "", "Vision-language model that answers questions about a picture (main.py ask; empty: "
             "none chosen). Export one with: main.py models export SOURCE --task vlm.", group="Models"),
     Setting("vlm_max_tiles", int, 1, "Picture tiles a vision-language model sees besides the whole picture: 1 only "

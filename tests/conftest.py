@@ -123,3 +123,16 @@ def run_main(*args: str, env: dict[str, str] | None = None, timeout: float = 300
 def main_cli():
     """``run_main`` as a fixture."""
     return run_main
+
+
+@pytest.fixture(scope="session")
+def tiny_florence() -> tuple[Path, Path, Path]:
+    """(transformers source, fp32 export, int8 export) of a tiny random Florence-2, cached by content hash.
+
+    Lives under the worktree's ``.cache/tests`` (gitignored) so that later sessions skip the ~30 s export. Treat as
+    read-only: it is shared.
+    """
+    pytest.importorskip("transformers", reason="the export extra is not installed")
+    from tests.tiny_florence import build_tiny_florence
+
+    return build_tiny_florence(Path(__file__).resolve().parents[1] / ".cache" / "tests")

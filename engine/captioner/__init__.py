@@ -33,10 +33,14 @@ def open_captioner(folder: Path | str, *, precision: str = "auto", device: str |
 
 def load_captioner(settings: Settings) -> Any:
     """The captioner the settings name: a model in the store, a folder path given as the setting itself, or
-    ``remote`` (the server's vision model, `engine.remote.describer`)."""
+    ``remote`` (the server's vision model, `engine.remote.describer`).
+
+    A Florence-2 folder gives `engine.florence.stage.FlorenceCaptioner`; any other a `Captioner`. All are
+    `engine.describe.CaptionStage`s.
+    """
     name = str(settings.captioner).strip()
     if not name:
-        raise ModelError("No captioner is chosen.", "Choose one in Settings, e.g. vit-gpt2-image-captioning.")
+        raise ModelError("No captioner is chosen.", "Choose one in Settings, e.g. florence-2-base-ft.")
     if name == "remote":
         from engine.remote.describer import load_remote_captioner
 
@@ -51,4 +55,10 @@ def load_captioner(settings: Settings) -> Any:
             raise ModelError(f"The captioner '{name}' is not installed.",
                              "Set the captioner setting to a model folder.") from error
         folder = ModelStore.from_settings(settings).require(name, task="image-to-text")
+    from engine.florence.files import is_florence_folder
+
+    if is_florence_folder(folder):
+        from engine.florence.stage import load_florence_captioner
+
+        return load_florence_captioner(folder, settings)
     return open_captioner(folder, device=settings.device)

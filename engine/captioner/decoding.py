@@ -52,14 +52,17 @@ class GenerationSettings:
     early_stopping: bool | str = False
     no_repeat_ngram_size: int = 0
     repetition_penalty: float = 1.0
+    forced_bos_token_id: int | None = None  # BART-style configs: the first token, and the last before max_length
+    forced_eos_token_id: int | None = None
 
     @classmethod
     def from_configs(cls, generation: dict[str, Any], config: dict[str, Any]) -> GenerationSettings:
         """Read ``generation_config.json``, falling back to ``config.json`` (older exports keep values there)."""
         decoder: dict[str, Any] = config["decoder"] if isinstance(config.get("decoder"), dict) else {}
+        text: dict[str, Any] = config["text_config"] if isinstance(config.get("text_config"), dict) else {}
 
         def value(name: str, default: Any) -> Any:
-            for source in (generation, config, decoder):
+            for source in (generation, config, decoder, text):
                 if source.get(name) is not None:
                     return source[name]
             return default
@@ -83,7 +86,16 @@ class GenerationSettings:
             early_stopping=value("early_stopping", False),
             no_repeat_ngram_size=int(value("no_repeat_ngram_size", 0) or 0),
             repetition_penalty=float(value("repetition_penalty", 1.0) or 1.0),
+            forced_bos_token_id=_optional_int(value("forced_bos_token_id", None)),
+            forced_eos_token_id=_optional_int(value("forced_eos_token_id", None)),
         )
+
+
+def _optional_int(value: Any) -> int | None:
+    """A token id from a config (lists are taken by their first entry), or ``None``."""
+    if isinstance(value, list):
+        value = value[0] if value else None
+    return None if value is None else int(value)
 
 
 @dataclass(frozen=True)
@@ -123,6 +135,15 @@ def process_scores(sequences: np.ndarray, scores: np.ndarray, settings: Generati
     if settings.eos_token_ids and (cur_len < settings.min_length or cur_len - 1 < settings.min_new_tokens):
         scores = scores.copy()
         scores[:, list(settings.eos_token_ids)] = -np.inf
+    # transformers' ForcedBOS / ForcedEOS processors run last: every other token is banned, the forced one is 0.
+    forced = None
+    if settings.forced_bos_token_id is not None and cur_len == 1:
+        forced = settings.forced_bos_token_id
+    elif settings.forced_eos_token_id is not None and cur_len == settings.max_length - 1:
+        forced = settings.forced_eos_token_id
+    if forced is not None:
+        scores = np.full_like(scores, -np.inf)
+        scores[:, forced] = 0
     return scores
 
 

@@ -14,7 +14,8 @@ def test_describe_sample_image_prints_json_with_every_field(main_cli):
     result = main_cli("describe", "--image", str(ROOT / "resources/samples/astronaut.png"), "--json", "--no-speech")
     assert result.returncode == 0, result.stderr
     payload = json.loads(result.stdout)
-    assert set(payload) == {"source", "caption", "people", "text", "spoken", "warnings", "timings_ms"}
+    assert set(payload) == {"source", "caption", "caption_task", "objects", "people", "text", "spoken",
+                            "warnings", "timings_ms"}
     assert payload["source"] == "image" and payload["spoken"]
     assert {"capture", "total"} <= set(payload["timings_ms"])
 

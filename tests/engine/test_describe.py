@@ -98,7 +98,8 @@ def test_missing_stages_are_said_once():
     result = describe_frame(_photo(), stages)
     assert result.spoken == "The scene model is not installed."
     assert result.warnings == ("The scene model is not installed.",)
-    assert set(result.to_json()) == {"source", "caption", "people", "text", "spoken", "warnings", "timings_ms"}
+    assert set(result.to_json()) == {"source", "caption", "caption_task", "objects", "people", "text", "spoken",
+                                     "warnings", "timings_ms"}
 
 
 def test_window_title_is_said_first_unless_the_text_summary_names_it():
