@@ -43,11 +43,11 @@ class MessagePath(QObject):
         """Show pop-ups through ``notify`` from now on."""
         self._notify = notify
 
-    def state(self, text: str, *, speak: bool = True) -> None:
-        """A state change: shown in the status line, spoken unless ``speak`` is false, logged at DEBUG (it may
-        name an enrolled person: "Enrolling Mia")."""
+    def state(self, text: str, *, speak: bool = True, private: bool = False) -> None:
+        """A state change: shown in the status line, spoken unless ``speak`` is false, logged at INFO; at DEBUG
+        only when ``private`` (it names an enrolled person: "Enrolling Mia")."""
         text = for_tray(text)
-        log.debug("state: %s", text)
+        log.log(logging.DEBUG if private else logging.INFO, "%s", text)
         self._record("state", text)
         self.status = text
         self.status_changed.emit(text)

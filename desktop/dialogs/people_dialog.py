@@ -117,7 +117,7 @@ class PeopleDialog(QDialog):
 
     def add_from_files(self, name: str, files: Sequence[str]) -> None:
         """Enrol ``name`` from ``files`` on the worker; the list refreshes when it is done."""
-        self._messages.state(f"Enrolling {name}...", speak=False)
+        self._messages.state(f"Enrolling {name}...", speak=False, private=True)
         self._enrol(EnrolRequest(name, tuple(files)))
 
     def add_from_webcam(self, name: str) -> None:
@@ -153,7 +153,7 @@ class PeopleDialog(QDialog):
                           QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No, self)
         box.setObjectName("doubtfulFace")
         box.setDefaultButton(QMessageBox.StandardButton.No)  # a wrong face makes SpaceVoice name the wrong person
-        self._messages.state(f"{question.message} Add it anyway?", speak=True)
+        self._messages.state(f"{question.message} Add it anyway?", speak=True, private=True)
 
         def answered(_result: int) -> None:
             self.question = None
@@ -177,7 +177,7 @@ class PeopleDialog(QDialog):
         except SpaceVoiceError as error:
             self._messages.error(str(error))
             return
-        self._messages.state(f"Renamed {old} to {person.name}.")
+        self._messages.state(f"Renamed {old} to {person.name}.", private=True)
         self._after_change(person.name)
 
     def remove(self, name: str) -> None:
@@ -191,7 +191,7 @@ class PeopleDialog(QDialog):
         except SpaceVoiceError as error:
             self._messages.error(str(error))
             return
-        self._messages.state(f"Removed {person.name}; their face data is erased.")
+        self._messages.state(f"Removed {person.name}; their face data is erased.", private=True)
         self._after_change()
 
     def _after_change(self, select: str | None = None) -> None:

@@ -159,6 +159,8 @@ class RemoteClient:
                 raise RemoteError(f"{self.host} did not prove who it is (its certificate was not accepted).",
                                   "Check the address; SpaceVoice never sends to a server it cannot verify.") from None
             except (OSError, http.client.HTTPException) as error:
+                if not watch.reason and isinstance(error, (TimeoutError, socket.timeout)):
+                    raise _Retryable(f"did not answer within {self.limits.connect_timeout:.0f} seconds") from None
                 raise _Retryable(watch.reason or _plain(error)) from None
             watch.answered, watch.last_byte = True, time.monotonic()
             if response.status >= 400:

@@ -17,7 +17,9 @@ def test_settings_set_refuses_what_the_program_cannot_use_and_lists_what_it_can(
     captioner = main_cli("settings", "set", "captioner", "banana")
     assert captioner.returncode == 2
     assert captioner.stderr.strip() == ("spacevoice: banana is not a scene model SpaceVoice knows. "
-                                        "Use one of: vit-gpt2-image-captioning, distilvit.")
+                                        "Use one of: florence-2-base-ft, florence-2-large-ft, "
+                                        "vit-gpt2-image-captioning, distilvit, smolvlm-256m-instruct, "
+                                        "smolvlm-500m-instruct, remote.")
     slow = main_cli("settings", "set", "rate", "10")
     assert slow.returncode == 2 and "rate must be between 80 and 900" in slow.stderr
     words = main_cli("settings", "set", "rate", "fast")
@@ -25,9 +27,10 @@ def test_settings_set_refuses_what_the_program_cannot_use_and_lists_what_it_can(
     assert "invalid literal" not in words.stderr
     voice = main_cli("settings", "set", "voice", "bob")
     assert voice.returncode == 2 and "Use one of: tara, leah" in voice.stderr
-    assert main_cli("settings", "get", "captioner").stdout.strip() == "vit-gpt2-image-captioning"  # unchanged
+    assert main_cli("settings", "get", "captioner").stdout.strip() == "florence-2-base-ft"  # unchanged
     assert main_cli("settings", "set", "captioner", "distilvit").returncode == 0
-    assert "captioner = 'distilvit' (vit-gpt2-image-captioning | distilvit)" in main_cli("settings", "list").stdout
+    assert "captioner = 'distilvit' (florence-2-base-ft | florence-2-large-ft | vit-gpt2-image-captioning | distilvit" \
+        in main_cli("settings", "list").stdout
 
 
 def test_a_scene_model_the_user_installed_is_allowed(main_cli, tmp_path):

@@ -14,6 +14,6 @@ def test_speak_through_is_set_and_a_wrong_value_refused() -> None:
         assert run_main("settings", "get", "speak_through").stdout.strip() == value
     refused = run_main("settings", "set", "speak_through", "loudly")
     assert refused.returncode == 2
-    assert refused.stderr.strip() == ("spacevoice: That value does not fit: speak_through must be one of auto, own, "
-                                      "screen_reader, both.")
+    assert refused.stderr.strip() == ("spacevoice: loudly is not a value for speak_through SpaceVoice knows. "
+                                      "Use one of: auto, own, screen_reader, both.")
     assert run_main("settings", "get", "speak_through").stdout.strip() == "both"
