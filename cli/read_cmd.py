@@ -18,8 +18,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     parser.add_argument("--no-speech", action="store_true", help="only print, do not speak")
     parser.add_argument("--out", metavar="FILE.wav", type=Path, help="write the speech to a WAV file instead")
     add_copy_argument(parser)
-    parser.add_argument("--continue", dest="more", action="store_true",
-                        help="read on where the last description stopped ('... and N more lines')")
+    moves = parser.add_mutually_exclusive_group()
+    moves.add_argument("--continue", dest="more", action="store_true",
+                       help="read on where the last description stopped ('... and N more lines')")
+    moves.add_argument("--next-paragraph", dest="paragraph_step", action="store_const", const=1,
+                       help="the next paragraph of the text the last description did not say")
+    moves.add_argument("--previous-paragraph", dest="paragraph_step", action="store_const", const=-1,
+                       help="the paragraph before the one last said")
     parser.set_defaults(func=run)
 
 
@@ -30,10 +35,10 @@ def run(args: argparse.Namespace) -> int:
     from engine.text import load_text_stage, read_text
 
     settings = Settings.load()
-    if args.more:
-        from engine.text.continuation import read_more
+    if args.more or args.paragraph_step:
+        from engine.text.continuation import move_paragraph, read_more
 
-        said = read_more()
+        said = move_paragraph(args.paragraph_step) if args.paragraph_step else read_more()
         print(said, flush=True)
         speak_if_asked(args, settings, said)
         return 0

@@ -56,8 +56,8 @@ class Frame:
         origin: where the pixels came from: a file path, ``"monitor 1"``, ``"camera 0"``. Treat as private.
         windows: for a screen, its windows front to back as the window manager stacks them; ``None`` where no
             window list is known (Wayland, no window manager, an image file): then the text is found by region.
-        focus: the focused control from the accessibility tree, as said ("Focus: Name, text field,
-            report.txt."), where one is known.
+        focus: the focused control and the front window's buttons and fields from the accessibility tree, as
+            said ("Focus: Name, text field, report.txt. Buttons: Cancel, Save."), where one is known.
     """
 
     image: np.ndarray

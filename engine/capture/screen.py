@@ -88,11 +88,11 @@ def capture_screen(monitor: int | str | None = None) -> Frame:
 
 
 def _focus() -> str | None:
-    """The focused control, said, from the accessibility tree (`engine.capture.focus`)."""
-    from engine.capture.focus import focused_control
+    """The focused control and the front window's buttons and fields, said, from the accessibility tree
+    (`engine.accessibility`): "Focus: Name, text field, report.txt. Buttons: Cancel, Save."; ``None`` without one."""
+    from engine.accessibility import front_window_sentences
 
-    control = focused_control()
-    return control.spoken or None if control is not None else None
+    return front_window_sentences() or None
 
 
 def monitor_under_mouse() -> int:

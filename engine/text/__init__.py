@@ -118,13 +118,14 @@ def read_text(frame: Frame, stage: TextReader | None = None, settings: Settings 
     stage = stage or load_text_stage(settings)
     if frame.windows is None:
         lines = stage.read(frame.image)
-        return ReadResult(tuple(lines), full_text(lines), tuple(stage.notes))
-    from engine.text.by_window import group_by_window
-    from engine.text.summary import windows_text
+        text = full_text(lines)
+    else:
+        from engine.text.by_window import group_by_window
+        from engine.text.summary import windows_text
 
-    lines = stage.read_frame(frame)
-    text = windows_text(group_by_window(lines, frame.windows))
-    # The focused control, from the accessibility tree, is said first.
+        lines = stage.read_frame(frame)
+        text = windows_text(group_by_window(lines, frame.windows))
+    # The focused control and the front window's controls, from the accessibility tree, are said first.
     return ReadResult(tuple(lines), f"{frame.focus}\n{text}" if frame.focus else text, tuple(stage.notes))
 
 

@@ -1,7 +1,8 @@
 """"Read more": the text a description stopped at ("... and 84 more lines"), kept so the listener can hear it.
 
 ``main.py describe`` keeps the paragraphs it did not say; ``main.py read --continue`` says the next
-`PART_PARAGRAPHS` of them (at most `PART_CHARS` characters) and moves on, until "That is all the text.".
+`PART_PARAGRAPHS` of them (at most `PART_CHARS` characters) and moves on, until "That is all the text.";
+``--next-paragraph`` / ``--previous-paragraph`` say one whole paragraph after or before the one last said.
 
 Privacy: the kept text is what was on the screen. It lives only in the user's runtime folder (``XDG_RUNTIME_DIR``
 on Linux: memory, cleared at log-out; the user's temporary folder elsewhere), readable by the user alone, and is
@@ -22,6 +23,7 @@ PART_PARAGRAPHS = 5
 PART_CHARS = 600
 FILE_NAME = "reading.json"
 THE_END = "That is all the text."
+THE_START = "There is no earlier paragraph kept: the description said what came before."
 NOTHING = "There is nothing more to read. Describe the screen first."
 
 
@@ -69,14 +71,21 @@ def keep_unread(paragraphs: Sequence[str]) -> None:
     keep_position(path, list(paragraphs), 0)
 
 
-def read_more() -> str:
-    """The next part of the kept text (and it is marked as heard), `THE_END` after the last, or `NOTHING`."""
+def _kept() -> tuple[Path, list[str], int] | None:
     path = reading_file()
     try:
         kept = json.loads(path.read_text(encoding="utf-8"))
-        paragraphs, start = [str(p) for p in kept["paragraphs"]], int(kept["next"])
+        return path, [str(p) for p in kept["paragraphs"]], int(kept["next"])
     except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
+def read_more() -> str:
+    """The next part of the kept text (and it is marked as heard), `THE_END` after the last, or `NOTHING`."""
+    kept = _kept()
+    if kept is None:
         return NOTHING
+    path, paragraphs, start = kept
     if start >= len(paragraphs):
         return THE_END
     end, size = start, 0
@@ -88,6 +97,22 @@ def read_more() -> str:
     said = "\n".join(paragraphs[start:end])
     left = len(paragraphs) - end
     return f"{said}\n... and {left} more." if left else f"{said}\n{THE_END}"
+
+
+def move_paragraph(step: int) -> str:
+    """The next (``step`` 1) or previous (-1) kept paragraph, whole, from the one last said; reading on
+    (`read_more`) then goes on after it. `THE_END` past the last, `THE_START` before the first, or `NOTHING`."""
+    kept = _kept()
+    if kept is None:
+        return NOTHING
+    path, paragraphs, after_said = kept
+    target = after_said - 1 + step  # the paragraph last said is the one before the next unread one
+    if target >= len(paragraphs):
+        return THE_END
+    if target < 0:
+        return THE_START
+    keep_position(path, paragraphs, target + 1)
+    return paragraphs[target]
 
 
 def keep_position(path: Path, paragraphs: list[str], position: int) -> None:

@@ -80,14 +80,19 @@ def headings(lines: Sequence[TextLine]) -> list[TextLine]:
 
 
 def summarize_lines(lines: Sequence[TextLine], frame: Frame) -> TextSummary:
-    """The sentences about the text: leading ones when text dominates, else a short "It says"."""
+    """The sentences about the text: leading ones when text dominates, else a short "It says"; the focused
+    control and the front window's controls from the accessibility tree (`Frame.focus`) first, where known."""
+    summary = _summarize_text(lines, frame)
+    if frame.focus:  # with or without a window manager's window list: the tree knows the focus either way
+        return TextSummary(f"{frame.focus} {summary.spoken}".strip(), True)
+    return summary
+
+
+def _summarize_text(lines: Sequence[TextLine], frame: Frame) -> TextSummary:
     if frame.windows:
         from engine.text.by_window import group_by_window
 
-        summary = summarize_windows(group_by_window(lines, frame.windows))
-        if frame.focus:  # the focused control, from the accessibility tree, first
-            return TextSummary(f"{frame.focus} {summary.spoken}".strip(), True)
-        return summary
+        return summarize_windows(group_by_window(lines, frame.windows))
     if not lines:
         return TextSummary("", False)
     if not text_dominates(lines, frame):

@@ -6,7 +6,7 @@ from __future__ import annotations
 from engine.text.continuation import THE_END, THE_START, keep_unread, move_paragraph, read_more
 from tests.conftest import run_main
 
-# About 250 characters each: a part of `read_more` (at most 600 characters) holds two of them.
+# About 240 characters each: a part of `read_more` (at most 600 characters) holds two of them.
 PARAGRAPHS = [f"Paragraph {name}: " + f"the {name} notes of the meeting go on at some length here. " * 4
               for name in ("one", "two", "three", "four")]
 
