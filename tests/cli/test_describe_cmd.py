@@ -40,8 +40,8 @@ def test_a_missing_scene_model_is_said_once_on_the_command_line(main_cli):
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() and "not installed" not in result.stdout
     lines = [line for line in result.stderr.splitlines() if "scene model" in line]
-    assert lines == ["spacevoice: The scene model vit-gpt2-image-captioning is not installed. "
-                     "Run: main.py models download vit-gpt2-image-captioning"], result.stderr
+    assert lines == ["spacevoice: The scene model florence-2-base-ft is not installed. "
+                     "Run: main.py models download florence-2-base-ft"], result.stderr
 
 
 def test_describe_window_without_an_active_window_says_it_describes_the_whole_screen(main_cli, x_display):

@@ -167,7 +167,7 @@ def test_focus_order_and_announcements(a11y) -> None:
     # Qt keeps popup menus out of the application's children; a screen reader meets the tray menu's entries as
     # they take the focus, which is what is checked: each Down key focuses the next entry, by its name.
     app.do("menu")
-    app.do("menu-down 13")
+    app.do("menu-down 14")
     app.do("close-menu")
     app.do("focus window")
     app.do("tab 4")
