@@ -91,17 +91,22 @@ def x_display() -> Iterator[str]:
     try:
         yield display
     finally:
-        for process in (tray, server):
-            if process is not None:
-                process.terminate()
-                try:
-                    process.wait(5)
-                except subprocess.TimeoutExpired:
-                    process.kill()
-        if old is None:
-            os.environ.pop("DISPLAY", None)
-        else:
-            os.environ["DISPLAY"] = old
+        stop_display(old, tray, server)
+
+
+def stop_display(old_display: str | None, *processes: subprocess.Popen[bytes] | None) -> None:
+    """Stop a test display's processes (the X server last) and put DISPLAY back as it was."""
+    for process in processes:
+        if process is not None:
+            process.terminate()
+            try:
+                process.wait(5)
+            except subprocess.TimeoutExpired:
+                process.kill()
+    if old_display is None:
+        os.environ.pop("DISPLAY", None)
+    else:
+        os.environ["DISPLAY"] = old_display
 
 
 def run_main(*args: str, env: dict[str, str] | None = None, timeout: float = 300,

@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from tests.conftest import _free_display
+from tests.conftest import _free_display, stop_display
 
 SIZE = (1920, 1080)
 
@@ -37,18 +37,7 @@ def window_manager_desktop() -> Iterator[str]:
         manager = _start_manager()
         yield display
     finally:
-        for process in (manager, server):
-            if process is None:
-                continue
-            process.terminate()
-            try:
-                process.wait(5)
-            except subprocess.TimeoutExpired:
-                process.kill()
-        if old is None:
-            os.environ.pop("DISPLAY", None)
-        else:
-            os.environ["DISPLAY"] = old
+        stop_display(old, manager, server)
 
 
 def _start_manager(timeout: float = 20.0) -> subprocess.Popen[bytes]:
